@@ -1,0 +1,66 @@
+//! Backends build the model world, change it and observe it. Everything else
+//! (steps, convergence, verdicts, reports) is shared and knows no backend.
+
+pub mod oracle;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Addresses, Change, Model, Probe, Protocol};
+use crate::probe::Matrix;
+use crate::timeouts::Timeouts;
+
+/// What a backend can do; the runner marks the rest `unsupported` before probing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    pub protocols: Vec<Protocol>,
+    pub ipv6: bool,
+    pub timeouts: Timeouts,
+}
+
+/// The CNI a run judged, as results name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniInfo {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// What is known of the world a run used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    pub kubernetes: Option<String>,
+    pub nodes: Option<u32>,
+    pub kernel: Option<String>,
+}
+
+/// A failure of the backend itself (not a verdict on a case).
+#[derive(Debug, thiserror::Error)]
+#[error("{backend} backend: {message}")]
+pub struct BackendError {
+    pub backend: &'static str,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+pub type BackendResult<T> = Result<T, BackendError>;
+
+pub trait Backend: Send {
+    fn name(&self) -> &'static str;
+    fn cni(&self) -> CniInfo;
+    fn capabilities(&self) -> Capabilities;
+    fn cluster(&self) -> ClusterInfo;
+    /// Builds the model world, with no policy, and returns the pods' addresses.
+    fn setup(&mut self, model: &Model) -> impl Future<Output = BackendResult<Addresses>> + Send;
+    /// Returns to the world `setup` built: model labels, no policy.
+    fn reset(&mut self) -> impl Future<Output = BackendResult<()>> + Send;
+    fn change(&mut self, change: &Change) -> impl Future<Output = BackendResult<()>> + Send;
+    /// Probes every pod to every pod on each probe, all supported by the backend.
+    fn probe(&mut self, probes: &[Probe]) -> impl Future<Output = BackendResult<Matrix>> + Send;
+    /// Removes everything the backend created.
+    fn teardown(&mut self) -> impl Future<Output = BackendResult<()>> + Send;
+}
+
+/// The backends this build offers, for the CLI and `NETPOL_BACKEND`.
+pub const AVAILABLE: [&str; 1] = ["oracle"];

@@ -1,0 +1,87 @@
+//! Problems found in a case file, each with its place and field path.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::yaml::Pos;
+
+/// One problem: `cases/foo.yaml:23:9: spec.ingress[0].ports[1].endPort: endPort 79 is below port 80`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub pos: Pos,
+    /// The field path inside the document, empty for the document itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.pos.line > 0 {
+            write!(f, ":{}:{}", self.pos.line, self.pos.column)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem of one or more files; the error type of loading.
+#[derive(Debug, thiserror::Error)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, diagnostic) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects the problems of one file.
+#[derive(Debug)]
+pub struct Sink {
+    file: PathBuf,
+    pub found: Vec<Diagnostic>,
+}
+
+impl Sink {
+    pub fn new(file: &Path) -> Sink {
+        Sink {
+            file: file.to_owned(),
+            found: Vec::new(),
+        }
+    }
+
+    pub fn report(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.found.push(Diagnostic {
+            file: self.file.clone(),
+            pos,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.found.is_empty()
+    }
+}
+
+/// Builds field paths such as `spec.ingress[0].ports[1]`.
+pub fn field(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+pub fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}

@@ -1,0 +1,179 @@
+//! Expectations: both forms read into one full truth table per probed port.
+
+use std::collections::BTreeMap;
+
+use super::decode;
+use super::diagnostic::{Sink, field};
+use super::yaml::{Node, Pos, Value};
+use crate::model::{Model, Probe};
+use crate::truth::{self, Pattern, Reach, Rule, TruthTable};
+
+/// The key that covers every probed port not listed on its own.
+pub const ALL: &str = "all";
+
+/// Reads `expect` for a case probing `probes`; every probed port gets a table.
+pub fn decode(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    probes: &[Probe],
+    model: &Model,
+) -> Option<BTreeMap<Probe, TruthTable>> {
+    let Value::Map(entries) = &node.value else {
+        sink.report(
+            node.pos,
+            path,
+            format!(
+                "expected a mapping of `protocol/port` or `all` to expectations, found {}",
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    let before = sink.found.len();
+    let mut tables = BTreeMap::new();
+    let mut all = None;
+    for (key, value) in entries {
+        let key_path = field(path, &key.name);
+        let table = form(sink, value, &key_path, model);
+        if key.name == ALL {
+            all = table;
+            continue;
+        }
+        match key.name.parse::<Probe>() {
+            Ok(probe) if probes.contains(&probe) => {
+                if let Some(table) = table {
+                    tables.insert(probe, table);
+                }
+            }
+            Ok(probe) => sink.report(
+                key.pos,
+                &key_path,
+                format!(
+                    "`{probe}` is not probed by this case (probes: {})",
+                    list(probes)
+                ),
+            ),
+            Err(reason) => sink.report(key.pos, &key_path, format!("{reason}; or use `all`")),
+        }
+    }
+    for probe in probes {
+        if !tables.contains_key(probe) {
+            match &all {
+                Some(table) => {
+                    tables.insert(*probe, table.clone());
+                }
+                // A key whose table had errors was reported already.
+                None if !entries
+                    .iter()
+                    .any(|(k, _)| k.name == ALL || k.name == probe.to_string()) =>
+                {
+                    sink.report(
+                        node.pos,
+                        path,
+                        format!("no expectation for probed `{probe}` (add `{probe}:` or `all:`)"),
+                    )
+                }
+                None => {}
+            }
+        }
+    }
+    (sink.found.len() == before).then_some(tables)
+}
+
+fn list(probes: &[Probe]) -> String {
+    probes
+        .iter()
+        .map(Probe::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One expectation: a table string, or `{default, rules}`.
+fn form(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<TruthTable> {
+    match &node.value {
+        Value::Str(text) => table(sink, node.pos, path, text, model),
+        Value::Map(_) => rules(sink, node, path, model),
+        other => {
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "expected a truth table or `{{default, rules}}`, found {}",
+                    other.kind()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn table(sink: &mut Sink, pos: Pos, path: &str, text: &str, model: &Model) -> Option<TruthTable> {
+    match truth::parse(text, &model.pod_ids()) {
+        Ok(table) => Some(table),
+        Err(errors) => {
+            // A block scalar's position is that of its first line.
+            for error in errors {
+                let line = pos.line + error.line as u32;
+                sink.report(
+                    Pos {
+                        line,
+                        column: pos.column,
+                    },
+                    path,
+                    error.message,
+                );
+            }
+            None
+        }
+    }
+}
+
+fn rules(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<TruthTable> {
+    let fields = decode::map(sink, node, path, &["default", "rules"])?;
+    let default = decode::required(sink, &fields, "default").and_then(|n| {
+        let path = fields.path_of("default");
+        match decode::string(sink, n, &path)?.as_str() {
+            "allow" => Some(Reach::Allowed),
+            "deny" => Some(Reach::Denied),
+            other => {
+                sink.report(
+                    n.pos,
+                    &path,
+                    format!("unknown default `{other}` (allowed: allow, deny)"),
+                );
+                None
+            }
+        }
+    });
+    let mut parsed = Vec::new();
+    if let Some(list) = fields
+        .get("rules")
+        .and_then(|n| decode::list(sink, n, &fields.path_of("rules")))
+    {
+        for (rule_path, rule) in list {
+            let Some(rule) = decode::map(sink, rule, &rule_path, &["from", "to", "allow"]) else {
+                continue;
+            };
+            let mut pattern = |name: &str| {
+                let node = decode::required(sink, &rule, name)?;
+                let path = rule.path_of(name);
+                let text = decode::string(sink, node, &path)?;
+                Pattern::parse(&text, model)
+                    .map_err(|reason| sink.report(node.pos, &path, reason))
+                    .ok()
+            };
+            let (from, to) = (pattern("from"), pattern("to"));
+            let allow = decode::required(sink, &rule, "allow")
+                .and_then(|n| decode::boolean(sink, n, &rule.path_of("allow")));
+            if let (Some(from), Some(to), Some(allow)) = (from, to, allow) {
+                parsed.push(Rule {
+                    from,
+                    to,
+                    reach: Reach::from_allowed(allow),
+                });
+            }
+        }
+    }
+    Some(truth::table_from_rules(&model.pod_ids(), default?, &parsed))
+}

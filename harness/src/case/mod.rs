@@ -1,0 +1,79 @@
+//! Cases: the YAML format of `case-format.md`, read strictly and validated
+//! before any backend is touched.
+
+mod decode;
+mod diagnostic;
+mod expect;
+mod load;
+mod policy;
+pub mod rules;
+mod step;
+pub mod template;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::{find_case_files, load_file, load_paths, parse_case};
+
+use crate::model::{Addresses, Change, LabelChange, Model, Probe};
+use crate::truth::TruthTable;
+
+/// One case: a name, its probes and its steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    /// The file as given (relative paths stay relative, for reports).
+    pub file: PathBuf,
+    pub probes: Vec<Probe>,
+    pub steps: Vec<Step>,
+}
+
+/// Actions, then the expectation that must hold after them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The line of the step in its file, for messages.
+    pub line: u32,
+    pub actions: Vec<Action>,
+    pub expect: BTreeMap<Probe, TruthTable>,
+}
+
+/// A change as the case wrote it; policies may still hold templates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Apply(Box<NetworkPolicy>),
+    Delete { namespace: String, name: String },
+    Label(LabelChange),
+}
+
+impl Case {
+    /// Whether any policy uses `{{ip6 …}}`, which needs an IPv6-capable backend.
+    pub fn needs_ipv6(&self) -> bool {
+        self.steps.iter().flat_map(|s| &s.actions).any(|a| match a {
+            Action::Apply(policy) => serde_json::to_string(policy)
+                .is_ok_and(|t| t.contains("{{ip6") || t.contains("{{ ip6")),
+            _ => false,
+        })
+    }
+}
+
+impl Action {
+    /// The change to make, with templates replaced by the backend's addresses.
+    pub fn resolve(&self, model: &Model, addresses: &Addresses) -> Result<Change, String> {
+        Ok(match self {
+            Action::Apply(policy) => {
+                Change::Apply(Box::new(step::resolve_policy(policy, model, addresses)?))
+            }
+            Action::Delete { namespace, name } => Change::Delete {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            },
+            Action::Label(change) => Change::Label(change.clone()),
+        })
+    }
+}

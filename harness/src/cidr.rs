@@ -1,0 +1,123 @@
+//! CIDR blocks as the API server reads them: host bits allowed and masked off.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network address, host bits cleared.
+    pub network: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn is_ipv4(&self) -> bool {
+        self.network.is_ipv4()
+    }
+
+    pub fn family(&self) -> &'static str {
+        if self.is_ipv4() { "IPv4" } else { "IPv6" }
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                mask_v4(u32::from(ip), self.prefix) == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                mask_v6(u128::from(ip), self.prefix) == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `other` lies inside this block (equal counts).
+    pub fn contains_cidr(&self, other: &Cidr) -> bool {
+        other.prefix >= self.prefix && self.contains(other.network)
+    }
+}
+
+fn mask_v4(bits: u32, prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        bits & (u32::MAX << (32 - u32::from(prefix)))
+    }
+}
+
+fn mask_v6(bits: u128, prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        bits & (u128::MAX << (128 - u32::from(prefix)))
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let invalid = || format!("`{text}` is not a CIDR (write `10.0.0.0/24` or `fd00::/64`)");
+        let (addr, prefix) = text.split_once('/').ok_or_else(invalid)?;
+        let addr: IpAddr = addr.parse().map_err(|_| invalid())?;
+        if prefix.is_empty() || prefix.len() > 3 || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+        let network = match addr {
+            IpAddr::V4(v4) if prefix <= 32 => IpAddr::V4(mask_v4(u32::from(v4), prefix).into()),
+            IpAddr::V6(v6) if prefix <= 128 => IpAddr::V6(mask_v6(u128::from(v6), prefix).into()),
+            _ => return Err(format!("prefix length /{prefix} is too long for `{addr}`")),
+        };
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidr(text: &str) -> Cidr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn host_bits_are_masked_as_the_api_server_does() {
+        assert_eq!(cidr("10.1.2.3/8").to_string(), "10.0.0.0/8");
+        assert_eq!(cidr("fd00::1/64").to_string(), "fd00::/64");
+        assert_eq!(cidr("0.0.0.0/0").to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
+    fn containment_follows_the_prefix() {
+        assert!(cidr("10.0.0.0/8").contains("10.255.0.1".parse().unwrap()));
+        assert!(!cidr("10.0.0.0/8").contains("11.0.0.1".parse().unwrap()));
+        assert!(cidr("0.0.0.0/0").contains("192.0.2.1".parse().unwrap()));
+        assert!(!cidr("0.0.0.0/0").contains("::1".parse().unwrap()));
+        assert!(cidr("10.0.0.0/8").contains_cidr(&cidr("10.1.0.0/16")));
+        assert!(!cidr("10.1.0.0/16").contains_cidr(&cidr("10.0.0.0/8")));
+        assert!(cidr("10.0.0.5/32").contains("10.0.0.5".parse().unwrap()));
+    }
+
+    #[test]
+    fn malformed_blocks_are_rejected_with_the_reason() {
+        for bad in [
+            "10.0.0.300/24",
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0.0/-1",
+            "10.0.0.0/ 8",
+            "x/8",
+            "::/129",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+}

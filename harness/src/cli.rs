@@ -1,0 +1,344 @@
+//! The `netpol` command line: every flag and subcommand, in one place.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::backend::oracle::OracleBackend;
+use crate::backend::{AVAILABLE, Backend};
+use crate::case::{self, Case};
+use crate::exit;
+use crate::model::{Model, PodId, Probe, World};
+use crate::oracle::Oracle;
+use crate::report::json::{Results, RunInfo};
+use crate::report::terminal;
+use crate::run::{self, CaseResult, Summary};
+use crate::verdict::Verdict;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netpol",
+    version,
+    about = "Kubernetes NetworkPolicy conformance suite"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run cases on a backend and judge every cell.
+    Run(RunArgs),
+    /// Say which policies and rules decide one cell, by the oracle.
+    Explain(ExplainArgs),
+    /// Work with the case library.
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendName {
+    /// The semantics computed in memory.
+    Oracle,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CaseSelection {
+    /// Case files or folders (searched recursively).
+    #[arg(long = "cases", value_name = "PATH", num_args = 1.., default_value = "cases")]
+    pub cases: Vec<PathBuf>,
+    /// Only cases whose name contains this text.
+    #[arg(long, value_name = "SUBSTR")]
+    pub filter: Option<String>,
+    /// Only cases with this tag (repeat for any of several).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[arg(long, value_enum, default_value = "oracle")]
+    pub backend: BackendName,
+    #[command(flatten)]
+    pub selection: CaseSelection,
+    /// Write the results JSON (results-format.md) here.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A case name, or the path of a case file.
+    pub case: String,
+    /// Explain the world after this step (0-based; default: the last).
+    #[arg(long)]
+    pub step: Option<usize>,
+    #[arg(long, value_name = "NS/POD")]
+    pub from: String,
+    #[arg(long, value_name = "NS/POD")]
+    pub to: String,
+    /// The probed `protocol/port`.
+    #[arg(long, value_name = "PROTO/PORT", default_value = "tcp/80")]
+    pub probe: String,
+    /// Where to look for the case by name.
+    #[arg(long = "cases", value_name = "PATH", num_args = 1.., default_value = "cases")]
+    pub cases: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// List the cases (after validating all of them).
+    List {
+        #[command(flatten)]
+        selection: CaseSelection,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+/// A problem that stops the command before anything is judged (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Cases(#[from] case::Diagnostics),
+    #[error("{0}")]
+    Message(String),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Explain(args) => explain(args),
+        Command::Cases(CasesCommand::List { selection, format }) => list(selection, format),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("{}", chain(&error));
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}
+
+/// The error and its causes, `: `-joined.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// Loads and validates every case, then splits off those the selection excludes.
+fn select(selection: &CaseSelection, model: &Model) -> Result<(Vec<Case>, Vec<Case>), UsageError> {
+    let cases = case::load_paths(&selection.cases, model)?;
+    Ok(cases.into_iter().partition(|case| {
+        selection
+            .filter
+            .as_ref()
+            .is_none_or(|f| case.name.contains(f.as_str()))
+            && (selection.tags.is_empty() || case.tags.iter().any(|t| selection.tags.contains(t)))
+    }))
+}
+
+fn run(args: RunArgs) -> Result<u8, UsageError> {
+    let model = Model::default();
+    let (cases, excluded) = select(&args.selection, &model)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError::Message(format!("cannot start the async runtime: {e}")))?;
+    let mut backend = match args.backend {
+        BackendName::Oracle => OracleBackend::new(),
+    };
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let mut results = runtime.block_on(run_all(&mut backend, &cases, &model))?;
+    results.extend(
+        excluded
+            .iter()
+            .map(|c| CaseResult::skipped(c, "excluded by --filter/--tag".into())),
+    );
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(path) = &args.output {
+        let info = RunInfo {
+            backend: backend.name().into(),
+            cni: backend.cni(),
+            cluster: backend.cluster(),
+            started,
+            duration: clock.elapsed(),
+        };
+        write_results(path, &Results::new(info, &results))?;
+    }
+    let summary = Summary::of(&results);
+    println!("{summary}");
+    Ok(if summary.failed > 0 {
+        exit::FAILED
+    } else {
+        exit::PASSED
+    })
+}
+
+async fn run_all<B: Backend>(
+    backend: &mut B,
+    cases: &[Case],
+    model: &Model,
+) -> Result<Vec<CaseResult>, UsageError> {
+    let addresses = backend
+        .setup(model)
+        .await
+        .map_err(|e| UsageError::Message(chain(&e)))?;
+    let bar = terminal::progress(cases.len());
+    let mut results = Vec::new();
+    for case in cases {
+        bar.set_message(case.name.clone());
+        let result = run::run_case(backend, case, model, &addresses).await;
+        if result.verdict == Verdict::Failed {
+            bar.suspend(|| print!("{}", terminal::failure(&result)));
+        }
+        results.push(result);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let teardown = backend.teardown().await;
+    teardown.map_err(|e| UsageError::Message(chain(&e)))?;
+    Ok(results)
+}
+
+fn write_results(path: &PathBuf, results: &Results) -> Result<(), UsageError> {
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(path)?;
+        serde_json::to_writer_pretty(&mut file, results).map_err(std::io::Error::other)?;
+        writeln!(file)
+    };
+    write().map_err(|source| UsageError::Write {
+        path: path.clone(),
+        source,
+    })
+}
+
+fn list(selection: CaseSelection, format: ListFormat) -> Result<u8, UsageError> {
+    let model = Model::default();
+    let (cases, _) = select(&selection, &model)?;
+    match format {
+        ListFormat::Text => {
+            for case in &cases {
+                println!(
+                    "{}\t{}\t{}",
+                    case.name,
+                    case.file.display(),
+                    case.tags.join(",")
+                );
+            }
+        }
+        ListFormat::Json => {
+            let rows: Vec<serde_json::Value> = cases
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "name": c.name,
+                        "file": c.file.display().to_string(),
+                        "description": c.description,
+                        "tags": c.tags,
+                        "probes": c.probes,
+                        "steps": c.steps.len(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+        }
+    }
+    Ok(exit::PASSED)
+}
+
+fn explain(args: ExplainArgs) -> Result<u8, UsageError> {
+    let model = Model::default();
+    let path = PathBuf::from(&args.case);
+    let case = if path.is_file() {
+        case::load_file(&path, &model)?
+    } else {
+        case::load_paths(&args.cases, &model)?
+            .into_iter()
+            .find(|c| c.name == args.case)
+            .ok_or_else(|| {
+                UsageError::Message(format!(
+                    "no case named `{}` under {}",
+                    args.case,
+                    paths(&args.cases)
+                ))
+            })?
+    };
+    let last = case.steps.len().saturating_sub(1);
+    let step = args.step.unwrap_or(last);
+    if step > last {
+        return Err(UsageError::Message(format!(
+            "case `{}` has steps 0 to {last}, not {step}",
+            case.name
+        )));
+    }
+    let pod = |text: &str| {
+        text.split_once('/')
+            .map(|(ns, name)| PodId::new(ns, name))
+            .and_then(|id| model.pod(&id).cloned())
+            .ok_or_else(|| {
+                UsageError::Message(format!(
+                    "unknown pod `{text}` (pods are {})",
+                    model.pod_range()
+                ))
+            })
+    };
+    let (from, to) = (pod(&args.from)?, pod(&args.to)?);
+    let probe: Probe = args.probe.parse().map_err(UsageError::Message)?;
+    let addresses = crate::backend::oracle::addresses(&model);
+    let mut world = World::new(model.clone(), addresses.clone());
+    for action in case.steps[..=step].iter().flat_map(|s| &s.actions) {
+        let change = action
+            .resolve(&model, &addresses)
+            .map_err(UsageError::Message)?;
+        world.apply(&change).map_err(UsageError::Message)?;
+    }
+    let oracle = Oracle::new(&world).map_err(|e| UsageError::Message(e.to_string()))?;
+    // Find the live pods again: label steps may have changed them.
+    let live = |id: &PodId| {
+        world
+            .model
+            .pod(id)
+            .cloned()
+            .expect("model pods survive every step")
+    };
+    println!("case {} after step {step}", case.name);
+    println!("{}", oracle.explain(&live(&from.id), &live(&to.id), probe));
+    Ok(exit::PASSED)
+}
+
+fn paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// For the conformance test and `NETPOL_BACKEND`: is this a backend name?
+pub fn is_backend(name: &str) -> bool {
+    AVAILABLE.contains(&name)
+}

@@ -1,0 +1,8 @@
+//! The exit codes of `netpol`, in one place.
+
+/// Every case passed (skips included).
+pub const PASSED: u8 = 0;
+/// At least one case failed.
+pub const FAILED: u8 = 1;
+/// Bad input (a case, a flag) or a missing prerequisite; nothing was judged.
+pub const BAD_INPUT: u8 = 2;

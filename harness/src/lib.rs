@@ -1,0 +1,19 @@
+//! netpol: a Kubernetes NetworkPolicy conformance suite.
+//!
+//! Stages, one module each: `case` (format, validation) → `model` → `oracle`
+//! → `backend` → `probe` → `verdict` → `report`; `run` drives them, `cli`
+//! parses the command line.
+
+pub mod backend;
+pub mod case;
+pub mod cidr;
+pub mod cli;
+pub mod exit;
+pub mod model;
+pub mod oracle;
+pub mod probe;
+pub mod report;
+pub mod run;
+pub mod timeouts;
+pub mod truth;
+pub mod verdict;

@@ -1,0 +1,420 @@
+//! The cluster model every case runs against, and the live state of that world.
+//!
+//! The model is upstream's e2e world: namespaces `x`, `y`, `z`, pods `a`, `b`, `c`
+//! in each, every pod serving ports 80 and 81 on TCP, UDP and SCTP.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::{Serialize, Serializer};
+
+pub const NAMESPACES: [&str; 3] = ["x", "y", "z"];
+pub const POD_NAMES: [&str; 3] = ["a", "b", "c"];
+pub const SERVED_PORTS: [u16; 2] = [80, 81];
+/// The label the API server puts on every namespace; it cannot be changed.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+
+    /// The spelling of the Kubernetes API (`TCP`).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+
+    /// The spelling of probes and case files (`tcp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+
+    pub fn from_api_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.api_name() == name)
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One probed `protocol/port`, written `tcp/80`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Probe {
+    pub protocol: Protocol,
+    pub port: u16,
+}
+
+impl Probe {
+    pub const fn new(protocol: Protocol, port: u16) -> Probe {
+        Probe { protocol, port }
+    }
+
+    /// What a case probes when it does not say.
+    pub const DEFAULTS: [Probe; 4] = [
+        Probe::new(Protocol::Tcp, 80),
+        Probe::new(Protocol::Tcp, 81),
+        Probe::new(Protocol::Udp, 80),
+        Probe::new(Protocol::Udp, 81),
+    ];
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.protocol, self.port)
+    }
+}
+
+impl Serialize for Probe {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl FromStr for Probe {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Probe, String> {
+        let problem = || format!("`{text}` is not a probe (write `tcp/80`, `udp/81` or `sctp/80`)");
+        let (protocol, port) = text.split_once('/').ok_or_else(problem)?;
+        let protocol = Protocol::ALL
+            .into_iter()
+            .find(|p| p.name() == protocol)
+            .ok_or_else(|| {
+                format!("unknown protocol `{protocol}` in probe `{text}` (allowed: tcp, udp, sctp)")
+            })?;
+        let port: u16 = port.parse().map_err(|_| problem())?;
+        if port == 0 {
+            return Err(format!(
+                "port 0 in probe `{text}` is out of range (1-65535)"
+            ));
+        }
+        Ok(Probe { protocol, port })
+    }
+}
+
+/// A pod, written `namespace/name`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodId {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl PodId {
+    pub fn new(namespace: &str, name: &str) -> PodId {
+        PodId {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for PodId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+impl Serialize for PodId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: String,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: Labels,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pod {
+    pub id: PodId,
+    pub labels: Labels,
+    pub ports: Vec<ContainerPort>,
+}
+
+/// The world a case starts from: namespaces and pods with their labels and ports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Model {
+    pub namespaces: Vec<Namespace>,
+    pub pods: Vec<Pod>,
+}
+
+impl Default for Model {
+    fn default() -> Model {
+        let namespaces = NAMESPACES
+            .iter()
+            .map(|ns| Namespace {
+                name: (*ns).to_owned(),
+                labels: Labels::from([
+                    ("ns".to_owned(), (*ns).to_owned()),
+                    (NAMESPACE_NAME_LABEL.to_owned(), (*ns).to_owned()),
+                ]),
+            })
+            .collect();
+        let ports: Vec<ContainerPort> = Protocol::ALL
+            .into_iter()
+            .flat_map(|protocol| {
+                SERVED_PORTS.into_iter().map(move |port| ContainerPort {
+                    name: format!("serve-{port}-{protocol}"),
+                    port,
+                    protocol,
+                })
+            })
+            .collect();
+        let pods = NAMESPACES
+            .iter()
+            .flat_map(|ns| POD_NAMES.iter().map(move |pod| PodId::new(ns, pod)))
+            .map(|id| Pod {
+                labels: Labels::from([("pod".to_owned(), id.name.clone())]),
+                id,
+                ports: ports.clone(),
+            })
+            .collect();
+        Model { namespaces, pods }
+    }
+}
+
+impl Model {
+    pub fn pod_ids(&self) -> Vec<PodId> {
+        self.pods.iter().map(|p| p.id.clone()).collect()
+    }
+
+    pub fn pod(&self, id: &PodId) -> Option<&Pod> {
+        self.pods.iter().find(|p| &p.id == id)
+    }
+
+    pub fn has_namespace(&self, name: &str) -> bool {
+        self.namespaces.iter().any(|n| n.name == name)
+    }
+
+    pub fn serves(&self, probe: Probe) -> bool {
+        self.pods.iter().all(|pod| {
+            pod.ports
+                .iter()
+                .any(|p| p.port == probe.port && p.protocol == probe.protocol)
+        })
+    }
+
+    /// `x/a … z/c`, for messages that list what exists.
+    pub fn pod_range(&self) -> String {
+        match (self.pods.first(), self.pods.last()) {
+            (Some(first), Some(last)) => format!("{} … {}", first.id, last.id),
+            _ => "none".to_owned(),
+        }
+    }
+
+    pub fn namespace_list(&self) -> String {
+        self.namespaces
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The addresses a backend gave the pods.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Addresses {
+    pub ips: BTreeMap<PodId, PodIps>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PodIps {
+    pub v4: Ipv4Addr,
+    pub v6: Option<Ipv6Addr>,
+}
+
+impl Addresses {
+    pub fn ips_of(&self, pod: &PodId) -> Vec<IpAddr> {
+        match self.ips.get(pod) {
+            Some(ips) => std::iter::once(IpAddr::V4(ips.v4))
+                .chain(ips.v6.map(IpAddr::V6))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Which object a label change applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabelTarget {
+    Pod(PodId),
+    Namespace(String),
+}
+
+impl fmt::Display for LabelTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabelTarget::Pod(pod) => write!(f, "pod {pod}"),
+            LabelTarget::Namespace(ns) => write!(f, "namespace {ns}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelChange {
+    pub target: LabelTarget,
+    pub set: Labels,
+    pub remove: Vec<String>,
+}
+
+impl LabelChange {
+    pub fn apply_to(&self, labels: &mut Labels) {
+        for key in &self.remove {
+            labels.remove(key);
+        }
+        labels.extend(self.set.clone());
+    }
+}
+
+/// One change to the world, with templates already resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    Apply(Box<NetworkPolicy>),
+    Delete { namespace: String, name: String },
+    Label(LabelChange),
+}
+
+/// The live state of the model world: current labels and policies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct World {
+    pub model: Model,
+    pub addresses: Addresses,
+    /// Keyed by (namespace, name); apply replaces.
+    pub policies: BTreeMap<(String, String), NetworkPolicy>,
+}
+
+impl World {
+    pub fn new(model: Model, addresses: Addresses) -> World {
+        World {
+            model,
+            addresses,
+            policies: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one change. Fails only on a change that names something absent,
+    /// which validation rules out for cases.
+    pub fn apply(&mut self, change: &Change) -> Result<(), String> {
+        match change {
+            Change::Apply(policy) => {
+                let key = policy_key(policy);
+                self.policies.insert(key, (**policy).clone());
+            }
+            Change::Delete { namespace, name } => {
+                self.policies
+                    .remove(&(namespace.clone(), name.clone()))
+                    .ok_or_else(|| format!("no policy {namespace}/{name} to delete"))?;
+            }
+            Change::Label(label) => {
+                let labels = match &label.target {
+                    LabelTarget::Pod(id) => self
+                        .model
+                        .pods
+                        .iter_mut()
+                        .find(|p| &p.id == id)
+                        .map(|p| &mut p.labels),
+                    LabelTarget::Namespace(name) => self
+                        .model
+                        .namespaces
+                        .iter_mut()
+                        .find(|n| &n.name == name)
+                        .map(|n| &mut n.labels),
+                };
+                label.apply_to(labels.ok_or_else(|| format!("no {} to label", label.target))?);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn namespace_labels(&self, name: &str) -> Option<&Labels> {
+        self.model
+            .namespaces
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| &n.labels)
+    }
+}
+
+/// `(namespace, name)` of a policy; validated cases always have both.
+pub fn policy_key(policy: &NetworkPolicy) -> (String, String) {
+    (
+        policy.metadata.namespace.clone().unwrap_or_default(),
+        policy.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_model_has_nine_pods_with_six_named_ports_each() {
+        let model = Model::default();
+        assert_eq!(model.pods.len(), 9);
+        assert_eq!(model.pod_range(), "x/a … z/c");
+        let names: Vec<_> = model.pods[0]
+            .ports
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "serve-80-tcp",
+                "serve-81-tcp",
+                "serve-80-udp",
+                "serve-81-udp",
+                "serve-80-sctp",
+                "serve-81-sctp"
+            ]
+        );
+        assert_eq!(model.namespaces[1].labels["ns"], "y");
+        assert_eq!(model.namespaces[1].labels[NAMESPACE_NAME_LABEL], "y");
+    }
+
+    #[test]
+    fn probes_parse_and_print_as_case_files_write_them() {
+        let probe: Probe = "udp/81".parse().unwrap();
+        assert_eq!(probe, Probe::new(Protocol::Udp, 81));
+        assert_eq!(probe.to_string(), "udp/81");
+        assert!(
+            "icmp/80"
+                .parse::<Probe>()
+                .unwrap_err()
+                .contains("allowed: tcp, udp, sctp")
+        );
+        assert!("tcp/0".parse::<Probe>().is_err());
+        assert!("tcp/65536".parse::<Probe>().is_err());
+        assert!("tcp".parse::<Probe>().is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! What a backend observed: one raw result per cell, per probed port.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{PodId, Probe};
+use crate::truth::{Reach, render_grid};
+
+/// The raw result of one probe. Only `Connected` counts as reachable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observed {
+    Connected,
+    Refused,
+    Timeout,
+    /// The probe itself failed (the OS error, or why no answer came).
+    Error(String),
+    /// The backend cannot carry this protocol: never judged.
+    Unsupported,
+}
+
+impl Observed {
+    /// The cell as a truth value; `None` for cells that cannot be judged.
+    pub fn reach(&self) -> Option<Reach> {
+        match self {
+            Observed::Connected => Some(Reach::Allowed),
+            Observed::Refused | Observed::Timeout | Observed::Error(_) => Some(Reach::Denied),
+            Observed::Unsupported => None,
+        }
+    }
+
+    pub fn word(&self) -> &str {
+        match self {
+            Observed::Connected => "connected",
+            Observed::Refused => "refused",
+            Observed::Timeout => "timeout",
+            Observed::Error(_) => "error",
+            Observed::Unsupported => "unsupported",
+        }
+    }
+
+    /// The word with the error's text, for raw result grids.
+    pub fn detail(&self) -> String {
+        match self {
+            Observed::Error(reason) => format!("error: {reason}"),
+            other => other.word().to_owned(),
+        }
+    }
+}
+
+/// One probed port's observations: rows are sources, columns destinations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedTable {
+    pods: Vec<PodId>,
+    cells: Vec<Observed>,
+}
+
+impl ObservedTable {
+    pub fn filled(pods: Vec<PodId>, value: Observed) -> ObservedTable {
+        let cells = vec![value; pods.len() * pods.len()];
+        ObservedTable { pods, cells }
+    }
+
+    pub fn pods(&self) -> &[PodId] {
+        &self.pods
+    }
+
+    pub fn get(&self, from: usize, to: usize) -> &Observed {
+        &self.cells[from * self.pods.len() + to]
+    }
+
+    pub fn set(&mut self, from: usize, to: usize, value: Observed) {
+        let width = self.pods.len();
+        self.cells[from * width + to] = value;
+    }
+
+    /// The table in case-file syntax (`.` connected, `X` not, `?` unsupported).
+    pub fn render_lines(&self) -> Vec<String> {
+        render_grid(&self.pods, |from, to| {
+            self.get(from, to)
+                .reach()
+                .map_or('?', |r| r.symbol())
+                .to_string()
+        })
+    }
+
+    /// Raw results, row by row, as words.
+    pub fn raw_rows(&self) -> Vec<Vec<String>> {
+        (0..self.pods.len())
+            .map(|from| {
+                (0..self.pods.len())
+                    .map(|to| self.get(from, to).detail())
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn is_unsupported(&self) -> bool {
+        self.cells.iter().all(|c| *c == Observed::Unsupported)
+    }
+}
+
+/// Everything one probing round saw.
+pub type Matrix = BTreeMap<Probe, ObservedTable>;

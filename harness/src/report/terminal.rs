@@ -1,0 +1,54 @@
+//! Terminal output: progress while working, failures in case-file syntax, the
+//! closing summary line.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::run::CaseResult;
+use crate::verdict::Verdict;
+
+/// A progress bar on a terminal, nothing otherwise (CI logs stay clean).
+pub fn progress(cases: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(cases as u64);
+    let style = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// A failed case as people read it: which cells differ, then expected,
+/// observed and the comparison, each pasteable into a case.
+pub fn failure(case: &CaseResult) -> String {
+    let mut out = String::new();
+    let reason = case.reason.as_deref().unwrap_or("failed");
+    let _ = writeln!(out, "FAILED {} ({}): {reason}", case.name, case.file);
+    for step in case.steps.iter().filter(|s| s.verdict == Verdict::Failed) {
+        for (probe, comparison) in step.comparisons.iter().filter(|(_, c)| !c.matches()) {
+            let _ = writeln!(out, "  step {} {probe}:", step.index);
+            for mismatch in comparison.mismatches() {
+                let _ = writeln!(out, "    {mismatch}");
+            }
+            let blocks = [
+                ("expected", comparison.expected.render_lines()),
+                ("observed", comparison.observed.render_lines()),
+                (
+                    "diff (. match, X differs, ? not judged)",
+                    comparison.render_lines(),
+                ),
+            ];
+            for (title, lines) in blocks {
+                let _ = writeln!(out, "    {title}:");
+                for line in lines {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+    }
+    out
+}
