@@ -126,19 +126,18 @@ impl fmt::Display for Explanation {
             side.describe(f, peer, self.probe)?;
         }
         match (self.egress.allows(), self.ingress.allows()) {
-            (true, true) => write!(
-                f,
-                "verdict: allowed (egress of {} and ingress of {} both allow)",
-                self.from, self.to
-            ),
+            (true, true) => {
+                let reasons = [&self.egress, &self.ingress].map(Side::why_allowed);
+                write!(f, "verdict: allowed ({}; {})", reasons[0], reasons[1])
+            }
             (false, _) => write!(
                 f,
-                "verdict: blocked by the egress isolation of {}",
+                "verdict: blocked: no egress rule of a policy selecting {} allows it",
                 self.from
             ),
             (true, false) => write!(
                 f,
-                "verdict: blocked by the ingress isolation of {}",
+                "verdict: blocked: no ingress rule of a policy selecting {} allows it",
                 self.to
             ),
         }
@@ -146,6 +145,21 @@ impl fmt::Display for Explanation {
 }
 
 impl Side {
+    /// `ingress of x/a allowed by x/allow-z spec.ingress[0]`, or why no rule was needed.
+    fn why_allowed(&self) -> String {
+        let what = self.direction.policy_type().to_lowercase();
+        let (rules_field, _) = self.direction.fields();
+        let rules: Vec<String> = self
+            .deciding()
+            .map(|(policy, i, _)| format!("{policy} spec.{rules_field}[{i}]"))
+            .collect();
+        if rules.is_empty() {
+            format!("{what} of {} is not isolated", self.pod)
+        } else {
+            format!("{what} of {} allowed by {}", self.pod, rules.join(", "))
+        }
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>, peer: &PodId, probe: Probe) -> fmt::Result {
         let kind = self.direction.policy_type();
         let (rules_field, peers_field) = self.direction.fields();

@@ -4,6 +4,8 @@
 //! the two share types and label-selector matching, never decision code.
 
 mod explain;
+#[cfg(test)]
+mod tests;
 
 pub use explain::{Explanation, Side};
 

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::run::CaseResult;
+use crate::verdict::Comparison;
 use crate::verdict::Verdict;
 
 /// A progress bar on a terminal, nothing otherwise (CI logs stay clean).
@@ -29,8 +30,28 @@ pub fn failure(case: &CaseResult) -> String {
     let reason = case.reason.as_deref().unwrap_or("failed");
     let _ = writeln!(out, "FAILED {} ({}): {reason}", case.name, case.file);
     for step in case.steps.iter().filter(|s| s.verdict == Verdict::Failed) {
+        // Probes that differ in the same way print once, under all their names.
+        let mut groups: Vec<(Vec<String>, &Comparison)> = Vec::new();
         for (probe, comparison) in step.comparisons.iter().filter(|(_, c)| !c.matches()) {
-            let _ = writeln!(out, "  step {} {probe}:", step.index);
+            let same = |(_, c): &&mut (Vec<String>, &Comparison)| {
+                c.expected == comparison.expected
+                    && c.observed.render_lines() == comparison.observed.render_lines()
+            };
+            match groups.iter_mut().find(|g| same(g)) {
+                Some((names, _)) => names.push(probe.to_string()),
+                None => groups.push((vec![probe.to_string()], comparison)),
+            }
+        }
+        if groups.is_empty() {
+            let _ = writeln!(
+                out,
+                "  step {}: {}",
+                step.index,
+                step.reason.as_deref().unwrap_or("failed")
+            );
+        }
+        for (names, comparison) in groups {
+            let _ = writeln!(out, "  step {} {}:", step.index, names.join(", "));
             for mismatch in comparison.mismatches() {
                 let _ = writeln!(out, "    {mismatch}");
             }
