@@ -1,0 +1,158 @@
+//! The command line. It lives in the library so the harness binary can run
+//! the enforcer busybox-style through `main_from`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::compile::compile;
+use crate::exit;
+use crate::golden::{self, Outcome};
+use crate::local::{self, LocalOptions, error_chain};
+use crate::render::render;
+use crate::snapshot::Snapshot;
+
+/// Reference NetworkPolicy enforcer: compiles policies into one nftables
+/// ruleset per node and applies it atomically.
+#[derive(Debug, Parser)]
+#[command(name = "netpol-enforcer", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enforce for one node from a snapshot file, inside that node's network
+    /// namespace; runs until killed and leaves its rules in force.
+    Local {
+        /// Snapshot JSON, replaced atomically (by rename) by its writer.
+        #[arg(long)]
+        state: PathBuf,
+        /// The node whose pods to enforce for.
+        #[arg(long)]
+        node: String,
+        /// Status JSON written (by rename) after every attempt.
+        #[arg(long)]
+        status: PathBuf,
+        /// How often to look at the snapshot file, in milliseconds.
+        #[arg(long, default_value_t = 10)]
+        poll_ms: u64,
+    },
+    /// Print the nft transaction for one node of a snapshot.
+    Compile {
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long)]
+        node: String,
+    },
+    /// Check the golden rulesets against the compiler, or rewrite them.
+    Golden {
+        /// Rewrite the `.nft` files that differ.
+        #[arg(long)]
+        update: bool,
+        /// The golden folder (default: this crate's tests/golden).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Runs the enforcer's command line; `args` starts with the program name.
+pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(exit::BAD_INPUT));
+        }
+    };
+    let code = match cli.command {
+        Command::Local {
+            state,
+            node,
+            status,
+            poll_ms,
+        } => local::run(&LocalOptions {
+            state,
+            node,
+            status,
+            poll: Duration::from_millis(poll_ms.max(1)),
+        }),
+        Command::Compile { state, node } => compile_command(&state, &node),
+        Command::Golden { update, dir } => {
+            golden_command(update, dir.unwrap_or_else(golden::default_dir))
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn compile_command(state: &std::path::Path, node: &str) -> u8 {
+    let text = match std::fs::read(state) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("netpol-enforcer: cannot read {}: {error}", state.display());
+            return exit::BAD_INPUT;
+        }
+    };
+    match Snapshot::from_json(&text) {
+        Ok(snapshot) => {
+            print!("{}", render(&compile(&snapshot, node)));
+            exit::OK
+        }
+        Err(error) => {
+            eprintln!(
+                "netpol-enforcer: cannot decode the snapshot {}: {error}",
+                state.display()
+            );
+            exit::BAD_INPUT
+        }
+    }
+}
+
+fn golden_command(update: bool, dir: PathBuf) -> u8 {
+    let result = if update {
+        golden::update(&dir).map(|changed| (changed, Vec::new()))
+    } else {
+        golden::check(&dir).map(|problems| (Vec::new(), problems))
+    };
+    let (changed, problems) = match result {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!("netpol-enforcer: {}", error_chain(&error));
+            return exit::BAD_INPUT;
+        }
+    };
+    for name in &changed {
+        println!("updated {}", dir.join(format!("{name}.nft")).display());
+    }
+    for (name, outcome) in &problems {
+        let path = dir.join(format!("{name}.nft"));
+        match outcome {
+            Outcome::Same => {}
+            Outcome::Missing => println!("{}: missing", path.display()),
+            Outcome::Orphan => println!("{}: no {name}.json beside it", path.display()),
+            Outcome::Differs {
+                line,
+                expected,
+                actual,
+            } => {
+                println!(
+                    "{}:{line}: differs\n  golden:   {expected}\n  compiler: {actual}",
+                    path.display()
+                );
+            }
+        }
+    }
+    if problems.is_empty() {
+        if !update {
+            println!("golden files up to date in {}", dir.display());
+        }
+        exit::OK
+    } else {
+        println!("run `cargo run -p netpol-enforcer -- golden --update` and review the diff");
+        exit::DIFFERS
+    }
+}
