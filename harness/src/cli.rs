@@ -7,12 +7,14 @@ use std::time::{Instant, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::backend::Backend;
+use crate::backend::netns::{Cni, NetnsBackend};
 use crate::backend::oracle::OracleBackend;
-use crate::backend::{AVAILABLE, Backend};
 use crate::case::{self, Case};
 use crate::exit;
 use crate::model::{Model, PodId, Probe, World};
 use crate::oracle::Oracle;
+use crate::report;
 use crate::report::json::{Results, RunInfo};
 use crate::report::terminal;
 use crate::run::{self, CaseResult, Summary};
@@ -38,12 +40,28 @@ pub enum Command {
     /// Work with the case library.
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// Remove the namespaces, processes and folders that killed netns runs left.
+    Cleanup {
+        /// Also remove runs whose owner is still alive.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BackendName {
+    /// Pods and nodes as Linux network namespaces, real packets (needs root).
+    Netns,
     /// The semantics computed in memory.
     Oracle,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CniName {
+    /// The bundled nftables enforcer.
+    Reference,
+    /// No enforcement: shows that probes see blocking.
+    None,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,8 +79,11 @@ pub struct CaseSelection {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    #[arg(long, value_enum, default_value = "oracle")]
+    #[arg(long, value_enum, default_value = "netns")]
     pub backend: BackendName,
+    /// What enforces policies on the netns backend.
+    #[arg(long, value_enum, default_value = "reference")]
+    pub cni: CniName,
     #[command(flatten)]
     pub selection: CaseSelection,
     /// Write the results JSON (results-format.md) here.
@@ -127,25 +148,15 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Explain(args) => explain(args),
         Command::Cases(CasesCommand::List { selection, format }) => list(selection, format),
+        Command::Cleanup { all } => cleanup(all),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("{}", chain(&error));
+            eprintln!("{}", report::chain(&error));
             ExitCode::from(exit::BAD_INPUT)
         }
     }
-}
-
-/// The error and its causes, `: `-joined.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// Loads and validates every case, then splits off those the selection excludes.
@@ -167,12 +178,57 @@ fn run(args: RunArgs) -> Result<u8, UsageError> {
         .enable_all()
         .build()
         .map_err(|e| UsageError::Message(format!("cannot start the async runtime: {e}")))?;
-    let mut backend = match args.backend {
-        BackendName::Oracle => OracleBackend::new(),
-    };
+    match (args.backend, args.cni) {
+        (BackendName::Oracle, _) => runtime.block_on(run_on(
+            OracleBackend::new(),
+            &args,
+            &cases,
+            &excluded,
+            &model,
+        )),
+        (BackendName::Netns, cni) => {
+            let exe = std::env::current_exe()
+                .map_err(|e| UsageError::Message(format!("cannot find the netpol binary: {e}")))?;
+            let cni = match cni {
+                CniName::Reference => Cni::Reference,
+                CniName::None => Cni::None,
+            };
+            runtime.block_on(run_on(
+                NetnsBackend::new(cni, exe),
+                &args,
+                &cases,
+                &excluded,
+                &model,
+            ))
+        }
+    }
+}
+
+/// Runs the selected cases on one backend; SIGINT and SIGTERM stop the run
+/// and still remove everything the backend created.
+async fn run_on<B: Backend>(
+    mut backend: B,
+    args: &RunArgs,
+    cases: &[Case],
+    excluded: &[Case],
+    model: &Model,
+) -> Result<u8, UsageError> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let mut results = runtime.block_on(run_all(&mut backend, &cases, &model))?;
+    let outcome = tokio::select! {
+        outcome = run_all(&mut backend, cases, model) => Some(outcome),
+        signal = interrupted() => {
+            eprintln!("netpol: {signal}: removing what the run created");
+            None
+        }
+    };
+    let teardown = backend.teardown().await;
+    let Some(results) = outcome else {
+        teardown.map_err(|e| UsageError::Message(report::chain(&e)))?;
+        return Ok(exit::INTERRUPTED);
+    };
+    let mut results = results?;
+    teardown.map_err(|e| UsageError::Message(report::chain(&e)))?;
     results.extend(
         excluded
             .iter()
@@ -198,6 +254,21 @@ fn run(args: RunArgs) -> Result<u8, UsageError> {
     })
 }
 
+/// Resolves on the first SIGINT or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
+}
+
 async fn run_all<B: Backend>(
     backend: &mut B,
     cases: &[Case],
@@ -206,7 +277,7 @@ async fn run_all<B: Backend>(
     let addresses = backend
         .setup(model)
         .await
-        .map_err(|e| UsageError::Message(chain(&e)))?;
+        .map_err(|e| UsageError::Message(report::chain(&e)))?;
     let bar = terminal::progress(cases.len());
     let mut results = Vec::new();
     for case in cases {
@@ -219,9 +290,22 @@ async fn run_all<B: Backend>(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let teardown = backend.teardown().await;
-    teardown.map_err(|e| UsageError::Message(chain(&e)))?;
     Ok(results)
+}
+
+fn cleanup(all: bool) -> Result<u8, UsageError> {
+    let report = crate::backend::netns::cleanup::clean(all);
+    println!(
+        "netpol cleanup: {} namespaces, {} processes, {} folders removed",
+        report.namespaces.len(),
+        report.processes.len(),
+        report.folders.len()
+    );
+    if report.problems.is_empty() {
+        Ok(exit::PASSED)
+    } else {
+        Err(UsageError::Message(report.problems.join("\n")))
+    }
 }
 
 fn write_results(path: &PathBuf, results: &Results) -> Result<(), UsageError> {
@@ -336,9 +420,4 @@ fn paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// For the conformance test and `NETPOL_BACKEND`: is this a backend name?
-pub fn is_backend(name: &str) -> bool {
-    AVAILABLE.contains(&name)
 }

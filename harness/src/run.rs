@@ -16,7 +16,7 @@ pub struct StepResult {
     pub verdict: Verdict,
     pub reason: Option<String>,
     pub attempts: u32,
-    /// From the end of the step's changes to the first observation that matched.
+    /// From the start of the step's changes to the end of the first observation that matched.
     pub time_to_enforce: Option<Duration>,
     pub comparisons: BTreeMap<Probe, Comparison>,
 }
@@ -140,20 +140,26 @@ async fn run_step<B: Backend>(
         time_to_enforce: None,
         comparisons: BTreeMap::new(),
     };
-    for action in &step.actions {
-        let change = match action.resolve(model, addresses) {
-            Ok(change) => change,
-            Err(reason) => return failed(format!("step {index}: {reason}")),
-        };
-        if let Err(error) = backend.change(&change).await {
-            return failed(format!("step {index}: {error}"));
-        }
+    // Time to enforce counts from the first write, as a user would time it.
+    let changed = Instant::now();
+    let changes: Result<Vec<_>, String> = step
+        .actions
+        .iter()
+        .map(|a| a.resolve(model, addresses))
+        .collect();
+    let changes = match changes {
+        Ok(changes) => changes,
+        Err(reason) => return failed(format!("step {index}: {reason}")),
+    };
+    if !changes.is_empty()
+        && let Err(error) = backend.change(&changes).await
+    {
+        return failed(format!("step {index}: {}", crate::report::chain(&error)));
     }
     let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = case
         .probes
         .iter()
         .partition(|p| capabilities.protocols.contains(&p.protocol));
-    let changed = Instant::now();
     let mut attempts = 0;
     loop {
         attempts += 1;

@@ -10,6 +10,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs `netpol`; tests of the command line use `--backend oracle`, the
+/// netns backend has its own tests.
 fn netpol(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netpol"))
         .current_dir(root())
@@ -78,6 +80,8 @@ fn the_results_file_has_every_field_of_the_documented_example() {
     let out = temp_file("fields.json");
     let output = netpol(&[
         "run",
+        "--backend",
+        "oracle",
         "--cases",
         "harness/tests/fixtures",
         "--output",
@@ -131,6 +135,8 @@ fn same_keys(
 fn a_failing_case_exits_1_and_names_the_cell() {
     let output = netpol(&[
         "run",
+        "--backend",
+        "oracle",
         "--cases",
         "harness/tests/fixtures/wrong-expectation.yaml",
     ]);
@@ -152,6 +158,8 @@ fn filtered_out_cases_are_skipped_with_the_reason() {
     let out = temp_file("filtered.json");
     let output = netpol(&[
         "run",
+        "--backend",
+        "oracle",
         "--filter",
         "ipblock-",
         "--output",

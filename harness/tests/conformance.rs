@@ -1,64 +1,115 @@
 //! One trial per case, named `<backend>/<case>`, on the backend named by
-//! `NETPOL_BACKEND` (default `oracle`): `cargo test -- ingress` filters as expected.
+//! `NETPOL_BACKEND` (default `oracle`): `cargo test -- ingress` filters as
+//! users expect. The netns world is built once and shared: trials take turns.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use netpol_harness::backend::netns::{Cni, NetnsBackend};
 use netpol_harness::backend::oracle::OracleBackend;
 use netpol_harness::backend::{AVAILABLE, Backend};
 use netpol_harness::case::{self, Case};
-use netpol_harness::model::Model;
-use netpol_harness::report::terminal;
+use netpol_harness::model::{Addresses, Model};
+use netpol_harness::report::{chain, terminal};
 use netpol_harness::run;
 use netpol_harness::verdict::Verdict;
 
-fn main() -> ExitCode {
-    let args = Arguments::from_args();
-    let backend = std::env::var("NETPOL_BACKEND").unwrap_or_else(|_| "oracle".into());
-    let cases_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cases");
-    let model = Model::default();
-    let trials = match case::load_paths(&[cases_dir], &model) {
-        Err(problems) => vec![Trial::test("load-cases", move || {
-            Err(problems.to_string().into())
-        })],
-        Ok(_) if !AVAILABLE.contains(&backend.as_str()) => {
-            let message = format!(
-                "NETPOL_BACKEND={backend} is not a backend (available: {})",
-                AVAILABLE.join(", ")
-            );
-            vec![Trial::test("backend", move || Err(message.into()))]
-        }
-        Ok(cases) => {
-            let mut trials: Vec<Trial> = cases
-                .into_iter()
-                .map(|case| {
-                    let model = model.clone();
-                    Trial::ignorable_test(format!("{backend}/{}", case.name), move || {
-                        run_on_oracle(&case, &model)
-                    })
-                })
-                .collect();
-            trials.sort_by(|a, b| a.name().cmp(b.name()));
-            trials
-        }
-    };
-    libtest_mimic::run(&args, trials).exit_code()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }
 
-fn run_on_oracle(case: &Case, model: &Model) -> Result<Completion, Failed> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut backend = OracleBackend::new();
-        let addresses = backend.setup(model).await?;
-        let result = run::run_case(&mut backend, case, model, &addresses).await;
-        backend.teardown().await?;
-        match result.verdict {
-            Verdict::Passed => Ok(Completion::Completed),
-            Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
-            Verdict::Failed => Err(terminal::failure(&result).into()),
+/// Runs a case on a backend that is already set up.
+fn judge<B: Backend>(
+    backend: &mut B,
+    case: &Case,
+    model: &Model,
+    addresses: &Addresses,
+) -> Result<Completion, Failed> {
+    let result = runtime().block_on(run::run_case(backend, case, model, addresses));
+    match result.verdict {
+        Verdict::Passed => Ok(Completion::Completed),
+        Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
+        Verdict::Failed => Err(terminal::failure(&result).into()),
+    }
+}
+
+/// One trial per case, all sharing `backend` (set up once, by the caller).
+fn trials<B: Backend + 'static>(
+    name: &str,
+    backend: B,
+    cases: Vec<Case>,
+    model: &Model,
+    addresses: Addresses,
+) -> Vec<Trial> {
+    let shared = Arc::new(Mutex::new(backend));
+    cases
+        .into_iter()
+        .map(|case| {
+            let (shared, model, addresses) =
+                (Arc::clone(&shared), model.clone(), addresses.clone());
+            Trial::ignorable_test(format!("{name}/{}", case.name), move || {
+                // A failed trial poisons nothing: the runner resets the world after each case.
+                let mut backend = shared
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                judge(&mut *backend, &case, &model, &addresses)
+            })
+        })
+        .collect()
+}
+
+fn setup<B: Backend>(mut backend: B, model: &Model) -> Result<(B, Addresses), String> {
+    let addresses = runtime()
+        .block_on(backend.setup(model))
+        .map_err(|e| chain(&e))?;
+    Ok((backend, addresses))
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let name = std::env::var("NETPOL_BACKEND").unwrap_or_else(|_| "oracle".into());
+    let cases_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let model = Model::default();
+    let cases = match case::load_paths(&[cases_dir], &model) {
+        Ok(cases) => cases,
+        Err(problems) => {
+            let trial = Trial::test("load-cases", move || Err(problems.to_string().into()));
+            return libtest_mimic::run(&args, vec![trial]).exit_code();
         }
-    })
+    };
+    // Listing needs no world: don't build one for `--list`.
+    let world_needed = !args.list;
+    let built = match name.as_str() {
+        "oracle" => {
+            setup(OracleBackend::new(), &model).map(|(b, a)| trials(&name, b, cases, &model, a))
+        }
+        "netns" if !world_needed => Ok(trials(
+            &name,
+            OracleBackend::new(),
+            cases,
+            &model,
+            Addresses::default(),
+        )),
+        "netns" => {
+            let exe = PathBuf::from(env!("CARGO_BIN_EXE_netpol"));
+            setup(NetnsBackend::new(Cni::Reference, exe), &model)
+                .map(|(b, a)| trials(&name, b, cases, &model, a))
+        }
+        other => Err(format!(
+            "NETPOL_BACKEND={other} is not a backend (available: {})",
+            AVAILABLE.join(", ")
+        )),
+    };
+    let trials = built.unwrap_or_else(|message| {
+        vec![Trial::test(format!("{name}/setup"), move || {
+            Err(message.into())
+        })]
+    });
+    // The shared backend is dropped with the trials, which removes its world.
+    libtest_mimic::run(&args, trials).exit_code()
 }

@@ -1,6 +1,7 @@
 //! Backends build the model world, change it and observe it. Everything else
 //! (steps, convergence, verdicts, reports) is shared and knows no backend.
 
+pub mod netns;
 pub mod oracle;
 
 use std::future::Future;
@@ -55,7 +56,9 @@ pub trait Backend: Send {
     fn setup(&mut self, model: &Model) -> impl Future<Output = BackendResult<Addresses>> + Send;
     /// Returns to the world `setup` built: model labels, no policy.
     fn reset(&mut self) -> impl Future<Output = BackendResult<()>> + Send;
-    fn change(&mut self, change: &Change) -> impl Future<Output = BackendResult<()>> + Send;
+    /// Makes one step's changes, in order, and returns once they are in force
+    /// as far as the backend can tell (enforcement is still probed for).
+    fn change(&mut self, changes: &[Change]) -> impl Future<Output = BackendResult<()>> + Send;
     /// Probes every pod to every pod on each probe, all supported by the backend.
     fn probe(&mut self, probes: &[Probe]) -> impl Future<Output = BackendResult<Matrix>> + Send;
     /// Removes everything the backend created.
@@ -63,4 +66,4 @@ pub trait Backend: Send {
 }
 
 /// The backends this build offers, for the CLI and `NETPOL_BACKEND`.
-pub const AVAILABLE: [&str; 1] = ["oracle"];
+pub const AVAILABLE: [&str; 2] = ["netns", "oracle"];

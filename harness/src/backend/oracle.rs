@@ -93,8 +93,12 @@ impl Backend for OracleBackend {
         Ok(())
     }
 
-    async fn change(&mut self, change: &Change) -> BackendResult<()> {
-        self.world()?.apply(change).map_err(error)
+    async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
+        let world = self.world()?;
+        changes
+            .iter()
+            .try_for_each(|change| world.apply(change))
+            .map_err(error)
     }
 
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {

@@ -1,0 +1,421 @@
+//! The `netns` backend: nodes and pods as Linux network namespaces, real
+//! packets, and the reference enforcer on every node (`--cni reference`) or no
+//! enforcement at all (`--cni none`).
+
+pub mod cleanup;
+pub mod plan;
+mod preflight;
+mod probing;
+mod process;
+pub mod topology;
+mod world;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
+use crate::command;
+use crate::model::{Addresses, Change, Model, PodIps, Probe, Protocol, World};
+use crate::probe::Matrix;
+use crate::timeouts::Timeouts;
+use preflight::Tools;
+use process::Process;
+use topology::Topology;
+use world::RunDir;
+
+/// What enforces policies in the netns world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cni {
+    /// The bundled nftables enforcer, one per node.
+    Reference,
+    /// Nothing: every cell connects; proves the probes see blocking.
+    None,
+}
+
+impl Cni {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cni::Reference => "reference",
+            Cni::None => "none",
+        }
+    }
+}
+
+pub struct NetnsBackend {
+    cni: Cni,
+    /// The `netpol` binary, which is also the agent and the enforcer.
+    netpol_exe: PathBuf,
+    run_id: String,
+    dir: RunDir,
+    tools: Option<Tools>,
+    topology: Option<Topology>,
+    agents: Vec<Process>,
+    enforcers: Vec<Process>,
+    initial: Option<World>,
+    world: Option<World>,
+    generation: u64,
+    sctp: bool,
+}
+
+fn error(message: impl Into<String>) -> BackendError {
+    BackendError {
+        backend: "netns",
+        message: message.into(),
+        source: None,
+    }
+}
+
+/// A run id: short, hex, unique enough per machine (pid and clock).
+fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{:06x}",
+        (std::process::id() ^ nanos.rotate_left(7)) & 0xff_ffff
+    )
+}
+
+impl NetnsBackend {
+    pub fn new(cni: Cni, netpol_exe: PathBuf) -> NetnsBackend {
+        let run_id = new_run_id();
+        NetnsBackend {
+            cni,
+            netpol_exe,
+            dir: RunDir::new(&run_id),
+            run_id,
+            tools: None,
+            topology: None,
+            agents: Vec::new(),
+            enforcers: Vec::new(),
+            initial: None,
+            world: None,
+            generation: 0,
+            sctp: netpol_probe::sctp_supported(),
+        }
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    async fn ip(&self, args: &[String]) -> BackendResult<()> {
+        let tools = self
+            .tools
+            .as_ref()
+            .ok_or_else(|| error("used before setup"))?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ip = tools.ip.to_string_lossy();
+        command::run(&ip, &args, None, Timeouts::NETNS_COMMAND)
+            .await
+            .map_err(|e| BackendError {
+                backend: "netns",
+                message: "building the world failed".into(),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(())
+    }
+
+    fn start_agents(
+        &mut self,
+        topology: &Topology,
+        probe_bin: &std::path::Path,
+    ) -> BackendResult<()> {
+        let tools = self
+            .tools
+            .clone()
+            .ok_or_else(|| error("used before setup"))?;
+        let ports: Vec<String> = crate::model::SERVED_PORTS
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        let args = vec!["serve".to_owned(), "--ports".to_owned(), ports.join(",")];
+        for pod in &topology.pods {
+            let log = self
+                .dir
+                .root
+                .join(format!("agent-{}-{}.log", pod.id.namespace, pod.id.name));
+            let name = format!("probe agent of {}", pod.id);
+            let process =
+                Process::spawn(&tools, &pod.netns, probe_bin, &args, &log, &name).map_err(error)?;
+            self.agents.push(process);
+        }
+        for (agent, pod) in self.agents.iter_mut().zip(&topology.pods) {
+            let log = self
+                .dir
+                .root
+                .join(format!("agent-{}-{}.log", pod.id.namespace, pod.id.name));
+            agent
+                .first_line(Timeouts::NETNS_START, &log)
+                .map_err(error)?;
+        }
+        Ok(())
+    }
+
+    fn start_enforcers(
+        &mut self,
+        topology: &Topology,
+        enforcer_bin: &std::path::Path,
+    ) -> BackendResult<()> {
+        let tools = self
+            .tools
+            .clone()
+            .ok_or_else(|| error("used before setup"))?;
+        for node in &topology.nodes {
+            let args = vec![
+                "local".to_owned(),
+                "--state".to_owned(),
+                self.dir.state().display().to_string(),
+                "--node".to_owned(),
+                node.name.clone(),
+                "--status".to_owned(),
+                self.dir.status(&node.name).display().to_string(),
+            ];
+            let log = self.dir.root.join(format!("enforcer-{}.log", node.name));
+            let name = format!("enforcer of {}", node.name);
+            self.enforcers.push(
+                Process::spawn(&tools, &node.netns, enforcer_bin, &args, &log, &name)
+                    .map_err(error)?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the world for the enforcers and waits until every one applied it.
+    async fn publish(&mut self) -> BackendResult<()> {
+        if self.cni == Cni::None {
+            return Ok(());
+        }
+        self.write_snapshot()?;
+        self.await_enforcers().await
+    }
+
+    /// The next generation of the world, replaced atomically for the enforcers.
+    fn write_snapshot(&mut self) -> BackendResult<()> {
+        let (Some(world), Some(topology)) = (&self.world, &self.topology) else {
+            return Err(error("used before setup"));
+        };
+        self.generation += 1;
+        let snapshot = world::snapshot(world, topology, self.generation);
+        let bytes = serde_json::to_vec(&snapshot)
+            .map_err(|e| error(format!("cannot encode the snapshot: {e}")))?;
+        world::write_atomically(&self.dir.state(), &bytes)
+            .map_err(|e| error(format!("cannot write {}: {e}", self.dir.state().display())))
+    }
+
+    async fn await_enforcers(&self) -> BackendResult<()> {
+        let topology = self
+            .topology
+            .as_ref()
+            .ok_or_else(|| error("used before setup"))?;
+        let deadline = Instant::now() + Timeouts::NETNS_START;
+        for node in &topology.nodes {
+            let path = self.dir.status(&node.name);
+            loop {
+                match world::read_status(&path) {
+                    Some(status) if status.generation.is_none() => {
+                        let reason = status.error.unwrap_or_default();
+                        return Err(error(format!(
+                            "the enforcer of {} cannot read the snapshot: {reason}",
+                            node.name
+                        )));
+                    }
+                    Some(status)
+                        if status.generation >= Some(self.generation) && status.applied =>
+                    {
+                        break;
+                    }
+                    Some(status) if status.generation >= Some(self.generation) => {
+                        let reason = status.error.unwrap_or_default();
+                        return Err(error(format!(
+                            "the enforcer of {} could not apply generation {}: {reason}",
+                            node.name, self.generation
+                        )));
+                    }
+                    _ if Instant::now() > deadline => {
+                        return Err(error(format!(
+                            "the enforcer of {} did not apply generation {} within {:?} (log: {})",
+                            node.name,
+                            self.generation,
+                            Timeouts::NETNS_START,
+                            self.dir
+                                .root
+                                .join(format!("enforcer-{}.log", node.name))
+                                .display()
+                        )));
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(2)).await,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes everything this run created; every step runs even when one fails.
+    fn remove_all(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for process in self.agents.iter_mut().chain(self.enforcers.iter_mut()) {
+            process.stop();
+        }
+        self.agents.clear();
+        self.enforcers.clear();
+        if let Some(topology) = self.topology.take() {
+            problems.extend(cleanup::delete_namespaces(&topology.namespaces()));
+        }
+        if self.dir.root.exists()
+            && let Err(e) = std::fs::remove_dir_all(&self.dir.root)
+        {
+            problems.push(format!("cannot remove {}: {e}", self.dir.root.display()));
+        }
+        problems
+    }
+}
+
+impl Backend for NetnsBackend {
+    fn name(&self) -> &'static str {
+        "netns"
+    }
+
+    fn cni(&self) -> CniInfo {
+        let version = (self.cni == Cni::Reference).then(|| env!("CARGO_PKG_VERSION").to_owned());
+        CniInfo {
+            name: self.cni.name().into(),
+            version,
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut protocols = vec![Protocol::Tcp, Protocol::Udp];
+        if self.sctp {
+            protocols.push(Protocol::Sctp);
+        }
+        // With nothing enforcing, the first observation is final: waiting cannot change it.
+        let timeouts = match self.cni {
+            Cni::Reference => Timeouts::NETNS,
+            Cni::None => Timeouts {
+                enforce: std::time::Duration::ZERO,
+                ..Timeouts::NETNS
+            },
+        };
+        Capabilities {
+            protocols,
+            ipv6: false,
+            timeouts,
+        }
+    }
+
+    fn cluster(&self) -> ClusterInfo {
+        ClusterInfo {
+            kubernetes: None,
+            nodes: Some(topology::NODES as u32),
+            kernel: preflight::kernel(),
+        }
+    }
+
+    async fn setup(&mut self, model: &Model) -> BackendResult<Addresses> {
+        self.tools = Some(preflight::check(self.cni == Cni::Reference).map_err(error)?);
+        std::fs::create_dir_all(&self.dir.root)
+            .map_err(|e| error(format!("cannot create {}: {e}", self.dir.root.display())))?;
+        std::fs::write(self.dir.owner(), std::process::id().to_string())
+            .map_err(|e| error(e.to_string()))?;
+        let (probe_bin, enforcer_bin) =
+            process::link_binaries(&self.netpol_exe, &self.dir.root.join("bin")).map_err(error)?;
+        let topology = Topology::plan(model, &self.run_id);
+        // Recorded before the first namespace exists, so a failure anywhere is undone.
+        self.topology = Some(topology.clone());
+        for command in plan::build(&topology)
+            .iter()
+            .chain(plan::forwarding(&topology).iter())
+        {
+            self.ip(command).await?;
+        }
+        self.start_agents(&topology, &probe_bin)?;
+        let mut addresses = Addresses::default();
+        for pod in &topology.pods {
+            addresses.ips.insert(
+                pod.id.clone(),
+                PodIps {
+                    v4: pod.ip,
+                    v6: None,
+                },
+            );
+        }
+        let world = World::new(model.clone(), addresses.clone());
+        self.initial = Some(world.clone());
+        self.world = Some(world);
+        if self.cni == Cni::Reference {
+            // The first snapshot exists before the enforcers start, so they never find no file.
+            self.write_snapshot()?;
+            self.start_enforcers(&topology, &enforcer_bin)?;
+            self.await_enforcers().await?;
+        }
+        Ok(addresses)
+    }
+
+    async fn reset(&mut self) -> BackendResult<()> {
+        let initial = self
+            .initial
+            .clone()
+            .ok_or_else(|| error("reset before setup"))?;
+        if self.world.as_ref() != Some(&initial) {
+            self.world = Some(initial);
+            self.publish().await?;
+        }
+        Ok(())
+    }
+
+    async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
+        let world = self
+            .world
+            .as_mut()
+            .ok_or_else(|| error("change before setup"))?;
+        changes
+            .iter()
+            .try_for_each(|change| world.apply(change))
+            .map_err(error)?;
+        self.publish().await
+    }
+
+    async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
+        let topology = self
+            .topology
+            .clone()
+            .ok_or_else(|| error("probe before setup"))?;
+        let tools = self
+            .tools
+            .clone()
+            .ok_or_else(|| error("probe before setup"))?;
+        let dead: Vec<(usize, String)> = self
+            .agents
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, a)| a.exited().map(|r| (i, r)))
+            .collect();
+        let probe_bin = self.dir.bin(crate::multicall::PROBE);
+        Ok(probing::probe_matrix(&tools, &topology, &probe_bin, probes, &dead).await)
+    }
+
+    async fn teardown(&mut self) -> BackendResult<()> {
+        let problems = self.remove_all();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(error(problems.join("; ")))
+        }
+    }
+}
+
+impl Drop for NetnsBackend {
+    /// A run that ends without teardown (a panic, an early return) still
+    /// removes its namespaces and processes.
+    fn drop(&mut self) {
+        let problems = self.remove_all();
+        if !problems.is_empty() {
+            eprintln!(
+                "netpol: cleanup of run {} incomplete: {}",
+                self.run_id,
+                problems.join("; ")
+            );
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! One probing round: one agent exec per source pod, all sources at once, each
+//! agent probing every destination on every probe concurrently.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::preflight::Tools;
+use super::topology::Topology;
+use crate::command;
+use crate::model::Probe;
+use crate::probe::{Matrix, Observed, ObservedTable};
+use crate::timeouts::Timeouts;
+
+/// One line of the agent's output.
+#[derive(Debug, Deserialize)]
+struct Line {
+    to: String,
+    protocol: String,
+    port: u16,
+    result: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+fn observed(line: &Line) -> Observed {
+    match line.result.as_str() {
+        "connected" => Observed::Connected,
+        "refused" => Observed::Refused,
+        "timeout" => Observed::Timeout,
+        "unsupported" => Observed::Unsupported,
+        _ => Observed::Error(line.error.clone().unwrap_or_else(|| line.result.clone())),
+    }
+}
+
+/// Probes every pod to every pod. `dead` agents (by pod index) make their
+/// destination cells `error`: a dead server must never read as blocked.
+pub async fn probe_matrix(
+    tools: &Tools,
+    topology: &Topology,
+    probe_bin: &Path,
+    probes: &[Probe],
+    dead: &[(usize, String)],
+) -> Matrix {
+    let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
+    let mut matrix: Matrix = probes
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                ObservedTable::filled(pods.clone(), Observed::Error("not probed".into())),
+            )
+        })
+        .collect();
+    let targets: Vec<serde_json::Value> = topology
+        .pods
+        .iter()
+        .flat_map(|pod| {
+            probes.iter().map(move |probe| {
+                json!({"to": pod.id.to_string(), "host": pod.ip.to_string(), "protocol": probe.protocol.name(), "port": probe.port})
+            })
+        })
+        .collect();
+    let input = serde_json::to_vec(&targets).unwrap_or_default();
+    let timeout_ms = Timeouts::NETNS.probe.as_millis().to_string();
+    let mut tasks = JoinSet::new();
+    for (from, pod) in topology.pods.iter().enumerate() {
+        let ip = tools.ip.to_string_lossy().into_owned();
+        let args = [
+            "netns".to_owned(),
+            "exec".to_owned(),
+            pod.netns.clone(),
+            probe_bin.display().to_string(),
+            "probe".to_owned(),
+            "--timeout-ms".to_owned(),
+            timeout_ms.clone(),
+        ];
+        let input = input.clone();
+        tasks.spawn(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (
+                from,
+                command::run(&ip, &args, Some(&input), Timeouts::NETNS_COMMAND).await,
+            )
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((from, result)) = joined else { continue };
+        match result {
+            Ok(output) => {
+                for line in output
+                    .stdout
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+                {
+                    let Some(to) = pods.iter().position(|p| p.to_string() == line.to) else {
+                        continue;
+                    };
+                    let probe = format!("{}/{}", line.protocol, line.port).parse::<Probe>();
+                    if let Some(table) = probe.ok().and_then(|p| matrix.get_mut(&p)) {
+                        table.set(from, to, observed(&line));
+                    }
+                }
+            }
+            Err(error) => {
+                for table in matrix.values_mut() {
+                    for to in 0..pods.len() {
+                        table.set(
+                            from,
+                            to,
+                            Observed::Error(format!("probe agent failed: {error}")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (to, reason) in dead {
+        for table in matrix.values_mut() {
+            for from in 0..pods.len() {
+                table.set(from, *to, Observed::Error(reason.clone()));
+            }
+        }
+    }
+    matrix
+}

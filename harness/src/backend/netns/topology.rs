@@ -1,0 +1,179 @@
+//! The shape of a netns world, computed before anything is created: names,
+//! addresses, which pod lives on which node. Pure, so it is unit-tested.
+//!
+//! ```text
+//!   pod ns (eth0 10.244.N.M/32) ──veth── node ns N (podJ 169.254.1.1/32) ──veth── fabric ns (br0)
+//! ```
+//! Pods are L3-routed through their node, so every pod packet crosses the
+//! node's forward hook, where the enforcer filters (as with kind's ptp CNI).
+
+use std::net::Ipv4Addr;
+
+use crate::model::{Model, PodId};
+
+/// Every network namespace of netpol starts with this, then the run id.
+pub const NETNS_PREFIX: &str = "netpol-";
+/// Simulated nodes; two give both same-node and cross-node pairs.
+pub const NODES: usize = 2;
+/// The address every pod uses as its gateway; each node veth carries it.
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+/// The node side of the fabric, one /24 in the fabric namespace only.
+const FABRIC_NET: [u8; 3] = [10, 255, 0];
+/// Pod addresses: node N gets 10.244.N.0/24, like kind's pod CIDRs.
+const POD_NET: [u8; 2] = [10, 244];
+const FIRST_POD_HOST: u8 = 10;
+/// Interface names inside a node; namespaces isolate them, so they are short.
+pub const NODE_FABRIC_IF: &str = "fabric0";
+pub const POD_IF: &str = "eth0";
+pub const BRIDGE: &str = "br0";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topology {
+    pub run_id: String,
+    pub fabric: String,
+    pub nodes: Vec<NodePlan>,
+    pub pods: Vec<PodPlan>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodePlan {
+    /// The node's name in snapshots (`node1`).
+    pub name: String,
+    pub netns: String,
+    /// The node's end of its fabric veth, in the fabric namespace.
+    pub fabric_port: String,
+    pub fabric_ip: Ipv4Addr,
+    /// The /24 of this node's pods.
+    pub pod_net: Ipv4Addr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodPlan {
+    pub id: PodId,
+    pub node: usize,
+    pub netns: String,
+    /// The node-side veth of this pod, in the node namespace.
+    pub host_if: String,
+    pub ip: Ipv4Addr,
+}
+
+impl Topology {
+    /// Pods alternate between nodes in model order, so each namespace has pods
+    /// on both nodes.
+    pub fn plan(model: &Model, run_id: &str) -> Topology {
+        let nodes = (0..NODES)
+            .map(|i| {
+                let n = i as u8 + 1;
+                NodePlan {
+                    name: format!("node{n}"),
+                    netns: format!("{NETNS_PREFIX}{run_id}-node{n}"),
+                    fabric_port: format!("node{n}"),
+                    fabric_ip: Ipv4Addr::new(FABRIC_NET[0], FABRIC_NET[1], FABRIC_NET[2], n),
+                    pod_net: Ipv4Addr::new(POD_NET[0], POD_NET[1], n, 0),
+                }
+            })
+            .collect::<Vec<_>>();
+        let mut per_node = [0u8; NODES];
+        let pods = model
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, pod)| {
+                let node = i % NODES;
+                let slot = per_node[node];
+                per_node[node] += 1;
+                let net = nodes[node].pod_net.octets();
+                PodPlan {
+                    id: pod.id.clone(),
+                    node,
+                    netns: format!(
+                        "{NETNS_PREFIX}{run_id}-{}-{}",
+                        pod.id.namespace, pod.id.name
+                    ),
+                    host_if: format!("pod{slot}"),
+                    ip: Ipv4Addr::new(net[0], net[1], net[2], FIRST_POD_HOST + slot),
+                }
+            })
+            .collect();
+        Topology {
+            run_id: run_id.to_owned(),
+            fabric: format!("{NETNS_PREFIX}{run_id}-fabric"),
+            nodes,
+            pods,
+        }
+    }
+
+    /// Every namespace of the run, fabric first.
+    pub fn namespaces(&self) -> Vec<&str> {
+        std::iter::once(self.fabric.as_str())
+            .chain(self.nodes.iter().map(|n| n.netns.as_str()))
+            .chain(self.pods.iter().map(|p| p.netns.as_str()))
+            .collect()
+    }
+}
+
+/// Run ids are this many lower-case hex digits, so other `netpol-…` names
+/// (a test's own namespaces, say) are never taken for a run's.
+pub const RUN_ID_LEN: usize = 6;
+
+/// The run id of a netpol namespace name, if it is one.
+pub fn run_id_of(netns: &str) -> Option<&str> {
+    let id = netns.strip_prefix(NETNS_PREFIX)?.split('-').next()?;
+    let hex = id.len() == RUN_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex.then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pods_alternate_between_nodes_so_every_namespace_spans_both() {
+        let topology = Topology::plan(&Model::default(), "ab12cd");
+        for ns in ["x", "y", "z"] {
+            let nodes: std::collections::BTreeSet<usize> = topology
+                .pods
+                .iter()
+                .filter(|p| p.id.namespace == ns)
+                .map(|p| p.node)
+                .collect();
+            assert_eq!(nodes.len(), NODES, "namespace {ns}");
+        }
+        let x_a = &topology.pods[0];
+        assert_eq!(
+            (x_a.netns.as_str(), x_a.host_if.as_str()),
+            ("netpol-ab12cd-x-a", "pod0")
+        );
+        assert_eq!(x_a.ip, Ipv4Addr::new(10, 244, 1, 10));
+        assert_eq!(topology.pods[1].ip, Ipv4Addr::new(10, 244, 2, 10));
+    }
+
+    #[test]
+    fn every_name_carries_the_run_id_and_interface_names_fit_the_kernel_limit() {
+        let topology = Topology::plan(&Model::default(), "ab12cd");
+        assert_eq!(topology.namespaces().len(), 1 + NODES + 9);
+        assert!(
+            topology
+                .namespaces()
+                .iter()
+                .all(|n| run_id_of(n) == Some("ab12cd"))
+        );
+        let mut addresses: Vec<Ipv4Addr> = topology.pods.iter().map(|p| p.ip).collect();
+        addresses.dedup();
+        assert_eq!(addresses.len(), 9);
+        // IFNAMSIZ is 16 with the terminating zero.
+        assert!(topology.pods.iter().all(|p| p.host_if.len() <= 15));
+    }
+
+    #[test]
+    fn only_netpol_namespaces_have_a_run_id() {
+        assert_eq!(run_id_of("netpol-ab12cd-node1"), Some("ab12cd"));
+        assert_eq!(run_id_of("other-ns"), None);
+        assert_eq!(run_id_of("netpol-"), None);
+        assert_eq!(run_id_of("netpol-enf-test-42-a"), None, "not a run id");
+        assert_eq!(run_id_of("netpol-AB12CD-x-a"), None);
+    }
+}
