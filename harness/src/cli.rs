@@ -174,6 +174,11 @@ fn select(selection: &CaseSelection, model: &Model) -> Result<(Vec<Case>, Vec<Ca
 fn run(args: RunArgs) -> Result<u8, UsageError> {
     let model = Model::default();
     let (cases, excluded) = select(&args.selection, &model)?;
+    if let BackendName::Netns = args.backend
+        && let Some(code) = crate::backend::netns::reexec_in_user_namespace()
+    {
+        return Ok(code);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

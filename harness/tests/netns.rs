@@ -281,3 +281,175 @@ fn sigterm_stops_a_run_and_removes_its_world() {
     assert!(namespaces.is_empty(), "namespaces left: {namespaces:?}");
     assert!(processes.is_empty(), "processes left: {processes}");
 }
+
+#[test]
+fn a_killed_enforcer_leaves_its_rules_in_force_and_a_restarted_one_reconciles() {
+    if !privileged() {
+        return;
+    }
+    let model = Model::default();
+    let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
+    runtime().block_on(async {
+        backend.setup(&model).await.expect("setup");
+        let deny = policy(serde_json::json!({
+            "metadata": {"name": "deny", "namespace": "y"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
+        }));
+        backend.change(&[deny]).await.expect("apply");
+        let into_y = |matrix: &Matrix| {
+            let table = &matrix[&TCP80];
+            (0..3)
+                .map(|from| table.get(from, 3).clone())
+                .collect::<Vec<_>>()
+        };
+        let before = backend.probe(&[TCP80]).await.expect("probe");
+        assert_eq!(into_y(&before), vec![Observed::Timeout; 3]);
+        backend.kill_enforcers();
+        let killed = backend.probe(&[TCP80]).await.expect("probe");
+        assert_eq!(
+            into_y(&killed),
+            vec![Observed::Timeout; 3],
+            "fail closed: the rules outlive the enforcer"
+        );
+        let delete = Change::Delete {
+            namespace: "y".into(),
+            name: "deny".into(),
+        };
+        backend
+            .change(&[delete])
+            .await
+            .expect("written while the enforcers are down");
+        let stale = backend.probe(&[TCP80]).await.expect("probe");
+        assert_eq!(
+            into_y(&stale),
+            vec![Observed::Timeout; 3],
+            "nobody applied the delete yet"
+        );
+        let restarted = Instant::now();
+        backend.restart_enforcers().await.expect("restart");
+        let after = backend.probe(&[TCP80]).await.expect("probe");
+        assert_eq!(
+            into_y(&after),
+            vec![Observed::Connected; 3],
+            "the restarted enforcer reconciled"
+        );
+        assert!(
+            restarted.elapsed() < Timeouts::NETNS.enforce,
+            "reconciled in {:?}",
+            restarted.elapsed()
+        );
+        backend.teardown().await.expect("teardown");
+    });
+}
+
+#[test]
+fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
+    if !privileged() {
+        return;
+    }
+    use netpol_harness::report::json::Results;
+    use netpol_harness::truth::Reach;
+    use netpol_harness::verdict::Verdict;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let model = Model::default();
+    let cases =
+        netpol_harness::case::load_paths(&[root.join("cases")], &model).expect("the library loads");
+    let out = std::env::temp_dir().join(format!("none-{}.json", std::process::id()));
+    let output = Command::new(netpol_exe())
+        .current_dir(&root)
+        .args(["run", "--backend", "netns", "--cni", "none", "--output"])
+        .arg(&out)
+        .output()
+        .expect("netpol runs");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Results =
+        serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("results");
+    let _ = std::fs::remove_file(&out);
+    let sctp = netpol_probe::sctp_supported();
+    for case in &cases {
+        let carried = |p: &Probe| p.protocol != Protocol::Sctp || sctp;
+        // A blocked cell off the diagonal, on a probe the backend carries.
+        let expects_block = case.steps.iter().any(|step| {
+            step.expect
+                .iter()
+                .filter(|(p, _)| carried(p))
+                .any(|(_, table)| {
+                    let n = table.pods().len();
+                    (0..n).any(|f| (0..n).any(|t| f != t && table.get(f, t) == Reach::Denied))
+                })
+        });
+        let verdict = results
+            .cases
+            .iter()
+            .find(|c| c.name == case.name)
+            .expect("every case has a result")
+            .verdict;
+        let wanted = if expects_block {
+            Verdict::Failed
+        } else if case.probes.iter().all(carried) {
+            Verdict::Passed
+        } else {
+            Verdict::Skipped
+        };
+        assert_eq!(verdict, wanted, "{}", case.name);
+    }
+}
+
+#[test]
+fn an_ordinary_user_runs_the_netns_backend_inside_a_user_namespace() {
+    if !privileged() || which::which("setpriv").is_err() {
+        return;
+    }
+    // A copy every user can read: the build folder may be private.
+    let dir = std::env::temp_dir().join(format!("netpol-userns-test-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("cases")).expect("dir");
+    std::fs::copy(netpol_exe(), dir.join("netpol")).expect("copy");
+    let case = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../cases/default-deny/default-deny-ingress-namespace.yaml");
+    std::fs::copy(&case, dir.join("cases/default-deny-ingress-namespace.yaml")).expect("copy");
+    Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&dir)
+        .status()
+        .expect("chmod");
+    let output = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(dir.join("netpol"))
+        .args(["run", "--backend", "netns", "--cases"])
+        .arg(dir.join("cases"))
+        .current_dir(&dir)
+        .output()
+        .expect("netpol runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let userns = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "true",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if userns {
+        assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+        assert_eq!(
+            stdout.lines().last(),
+            Some("netpol: 1 passed, 0 failed, 0 skipped")
+        );
+    } else {
+        assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+        assert!(stderr.contains("needs root"), "{stderr}");
+    }
+}

@@ -5,6 +5,8 @@
 pub mod cleanup;
 pub mod plan;
 mod preflight;
+
+pub use preflight::reexec_in_user_namespace;
 mod probing;
 mod process;
 pub mod topology;
@@ -55,6 +57,9 @@ pub struct NetnsBackend {
     world: Option<World>,
     generation: u64,
     sctp: bool,
+    /// Set while the enforcers are killed on purpose (fault tests): snapshots
+    /// are still written, but nobody acknowledges them.
+    enforcers_down: bool,
 }
 
 fn error(message: impl Into<String>) -> BackendError {
@@ -92,6 +97,7 @@ impl NetnsBackend {
             world: None,
             generation: 0,
             sctp: netpol_probe::sctp_supported(),
+            enforcers_down: false,
         }
     }
 
@@ -187,6 +193,29 @@ impl NetnsBackend {
             return Ok(());
         }
         self.write_snapshot()?;
+        if self.enforcers_down {
+            return Ok(());
+        }
+        self.await_enforcers().await
+    }
+
+    /// SIGKILLs every enforcer, as a crash would; their rules stay in force.
+    pub fn kill_enforcers(&mut self) {
+        for enforcer in &mut self.enforcers {
+            enforcer.stop();
+        }
+        self.enforcers.clear();
+        self.enforcers_down = true;
+    }
+
+    /// Starts the enforcers again; they reconcile from the current snapshot.
+    pub async fn restart_enforcers(&mut self) -> BackendResult<()> {
+        let topology = self
+            .topology
+            .clone()
+            .ok_or_else(|| error("restart before setup"))?;
+        self.start_enforcers(&topology, &self.dir.bin(crate::multicall::ENFORCER))?;
+        self.enforcers_down = false;
         self.await_enforcers().await
     }
 
