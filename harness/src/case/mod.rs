@@ -7,6 +7,7 @@ mod expect;
 mod load;
 mod policy;
 pub mod rules;
+mod selector;
 mod step;
 pub mod template;
 pub mod yaml;

@@ -4,14 +4,13 @@ use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::decode::{self, Fields};
 use super::diagnostic::Sink;
 use super::rules;
+use super::selector::{labels, selector};
 use super::template;
 use super::yaml::{Node, Value};
 use crate::cidr::Cidr;
@@ -20,7 +19,6 @@ use crate::model::Model;
 pub const API_VERSION: &str = "networking.k8s.io/v1";
 pub const KIND: &str = "NetworkPolicy";
 const POLICY_TYPES: [&str; 2] = ["Ingress", "Egress"];
-const OPERATORS: [&str; 4] = ["In", "NotIn", "Exists", "DoesNotExist"];
 
 /// Decodes one NetworkPolicy object at `path`, reporting every problem.
 pub fn decode(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<NetworkPolicy> {
@@ -112,25 +110,6 @@ fn metadata(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<O
         annotations,
         ..ObjectMeta::default()
     })
-}
-
-/// A label map, with keys and values checked.
-pub fn labels(
-    sink: &mut Sink,
-    node: &Node,
-    path: &str,
-) -> Option<std::collections::BTreeMap<String, String>> {
-    let entries = decode::string_map(sink, node, path)?;
-    for (key, value, pos) in &entries {
-        let key_path = super::diagnostic::field(path, &key.name);
-        if let Err(reason) = rules::label_key(&key.name) {
-            sink.report(key.pos, &key_path, reason);
-        }
-        if let Err(reason) = rules::label_value(value) {
-            sink.report(*pos, &key_path, reason);
-        }
-    }
-    Some(decode::into_btree(entries))
 }
 
 fn spec(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<NetworkPolicySpec> {
@@ -406,82 +385,7 @@ fn port(sink: &mut Sink, node: &Node, path: &str) -> Option<NetworkPolicyPort> {
     })
 }
 
-/// A label selector, as podSelector or namespaceSelector.
-pub fn selector(sink: &mut Sink, node: &Node, path: &str) -> Option<LabelSelector> {
-    let fields = decode::map(sink, node, path, &["matchLabels", "matchExpressions"])?;
-    let match_labels = fields
-        .get("matchLabels")
-        .and_then(|n| labels(sink, n, &fields.path_of("matchLabels")));
-    let match_expressions = fields.get("matchExpressions").and_then(|n| {
-        let items = decode::list(sink, n, &fields.path_of("matchExpressions"))?;
-        Some(
-            items
-                .into_iter()
-                .filter_map(|(p, n)| requirement(sink, n, &p))
-                .collect(),
-        )
-    });
-    Some(LabelSelector {
-        match_labels,
-        match_expressions,
-    })
-}
-
-fn requirement(sink: &mut Sink, node: &Node, path: &str) -> Option<LabelSelectorRequirement> {
-    let fields = decode::map(sink, node, path, &["key", "operator", "values"])?;
-    let key = decode::required(sink, &fields, "key").and_then(|n| {
-        let path = fields.path_of("key");
-        let key = decode::string(sink, n, &path)?;
-        report(sink, n, &path, rules::label_key(&key));
-        Some(key)
-    });
-    let operator = decode::required(sink, &fields, "operator").and_then(|n| {
-        let path = fields.path_of("operator");
-        let operator = decode::string(sink, n, &path)?;
-        if !OPERATORS.contains(&operator.as_str()) {
-            sink.report(
-                n.pos,
-                &path,
-                format!(
-                    "unsupported operator `{operator}` (allowed: {})",
-                    OPERATORS.join(", ")
-                ),
-            );
-        }
-        Some(operator)
-    });
-    let values_path = fields.path_of("values");
-    let values = fields.get("values").and_then(|n| {
-        let values = decode::strings(sink, n, &values_path)?;
-        for (value, pos, item_path) in &values {
-            if let Err(reason) = rules::label_value(value) {
-                sink.report(*pos, item_path, reason);
-            }
-        }
-        Some(values.into_iter().map(|(v, _, _)| v).collect::<Vec<_>>())
-    });
-    let count = values.as_ref().map_or(0, Vec::len);
-    match operator.as_deref() {
-        Some(op @ ("In" | "NotIn")) if count == 0 => sink.report(
-            fields.get("values").map_or(fields.pos, |n| n.pos),
-            &values_path,
-            format!("values must be given when operator is {op}"),
-        ),
-        Some(op @ ("Exists" | "DoesNotExist")) if count > 0 => sink.report(
-            fields.get("values").map_or(fields.pos, |n| n.pos),
-            &values_path,
-            format!("values may not be given when operator is {op}"),
-        ),
-        _ => {}
-    }
-    Some(LabelSelectorRequirement {
-        key: key?,
-        operator: operator?,
-        values,
-    })
-}
-
-fn report(sink: &mut Sink, node: &Node, path: &str, result: Result<(), String>) {
+pub(super) fn report(sink: &mut Sink, node: &Node, path: &str, result: Result<(), String>) {
     if let Err(reason) = result {
         sink.report(node.pos, path, reason);
     }

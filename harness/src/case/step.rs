@@ -124,7 +124,7 @@ pub fn label(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Vec<Act
         let target = label_target(sink, &fields, model);
         let set = fields
             .get("set")
-            .and_then(|n| policy::labels(sink, n, &fields.path_of("set")));
+            .and_then(|n| super::selector::labels(sink, n, &fields.path_of("set")));
         let remove = fields.get("remove").and_then(|n| {
             let keys = decode::strings(sink, n, &fields.path_of("remove"))?;
             for (key, pos, key_path) in &keys {
