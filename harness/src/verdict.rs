@@ -32,6 +32,21 @@ pub enum Verdict {
     Passed,
     Failed,
     Skipped,
+    /// Failed as a known-deviations file says it does (`--known-deviations`).
+    #[serde(rename = "expected-failure")]
+    ExpectedFailure,
+}
+
+impl Verdict {
+    /// The word of the results file: `passed`, `failed`, `skipped`, `expected-failure`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Skipped => "skipped",
+            Verdict::ExpectedFailure => "expected-failure",
+        }
+    }
 }
 
 /// One differing cell, phrased for people.

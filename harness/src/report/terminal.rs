@@ -26,10 +26,19 @@ pub fn progress(cases: usize) -> ProgressBar {
 /// A failed case as people read it: which cells differ, then expected,
 /// observed and the comparison, each pasteable into a case.
 pub fn failure(case: &CaseResult) -> String {
+    failure_limited(case, None)
+}
+
+/// [`failure`], listing at most `limit` differing cells per probe (the
+/// tables show them all anyway).
+pub fn failure_limited(case: &CaseResult, limit: Option<usize>) -> String {
     let mut out = String::new();
     let reason = case.reason.as_deref().unwrap_or("failed");
     let _ = writeln!(out, "FAILED {} ({}): {reason}", case.name, case.file);
-    for step in case.steps.iter().filter(|s| s.verdict == Verdict::Failed) {
+    let failed = |s: &&crate::run::StepResult| {
+        matches!(s.verdict, Verdict::Failed | Verdict::ExpectedFailure)
+    };
+    for step in case.steps.iter().filter(failed) {
         // Probes that differ in the same way print once, under all their names.
         let mut groups: Vec<(Vec<String>, &Comparison)> = Vec::new();
         for (probe, comparison) in step.comparisons.iter().filter(|(_, c)| !c.matches()) {
@@ -52,8 +61,14 @@ pub fn failure(case: &CaseResult) -> String {
         }
         for (names, comparison) in groups {
             let _ = writeln!(out, "  step {} {}:", step.index, names.join(", "));
-            for mismatch in comparison.mismatches() {
+            let mismatches = comparison.mismatches();
+            let shown = limit.unwrap_or(usize::MAX).min(mismatches.len());
+            for mismatch in &mismatches[..shown] {
                 let _ = writeln!(out, "    {mismatch}");
+            }
+            if shown < mismatches.len() {
+                let more = mismatches.len() - shown;
+                let _ = writeln!(out, "    … and {more} more cells (--verbose lists all)");
             }
             let blocks = [
                 ("expected", comparison.expected.render_lines()),

@@ -1,0 +1,312 @@
+//! Known deviations (`netpol run --known-deviations FILE`): cases, or single
+//! cells of a case, that a backend is known to get wrong, each with a reason
+//! and a link. A listed failure becomes `expected-failure`; a listed case or
+//! cell that now passes fails the run, so that the list only ever shrinks.
+//!
+//! ```yaml
+//! deviations:
+//!   - cases: [default-deny-all-cluster, ipblock-with-port]
+//!     reason: nothing enforces policies
+//!     link: https://kubernetes.io/docs/concepts/services-networking/network-policies/#prerequisites
+//!   - cases: [ipblock-ingress-except-one-pod]
+//!     cells: ["step 0: y/a -> x/a tcp/80", "z/b → x/a udp/81"]
+//!     reason: except is ignored for ingress
+//!     link: https://github.com/example/cni/issues/1
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::{PodId, Probe};
+use crate::run::{CaseResult, StepResult};
+use crate::verdict::{Cell, Mismatch, Verdict};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    deviations: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    cases: Vec<String>,
+    #[serde(default)]
+    cells: Vec<String>,
+    reason: String,
+    link: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviationsError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a known-deviations file")]
+    Parse {
+        path: PathBuf,
+        // Boxed: the YAML error is large, and this is the cold path.
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// One cell of a deviation: `[step N: ]FROM -> TO PROBE` (`→` also works, as
+/// failure messages print it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellSpec {
+    /// `None`: the cell in any step.
+    pub step: Option<usize>,
+    pub from: PodId,
+    pub to: PodId,
+    pub probe: Probe,
+}
+
+impl CellSpec {
+    pub fn parse(text: &str) -> Result<CellSpec, String> {
+        let problem = || {
+            format!(
+                "cell `{text}` is not `[step N: ]FROM -> TO PROBE` (as in `step 0: y/a -> x/a tcp/80`)"
+            )
+        };
+        let (step, rest) = match text.trim().strip_prefix("step ") {
+            Some(rest) => {
+                let (n, rest) = rest.split_once(':').ok_or_else(problem)?;
+                (Some(n.trim().parse().map_err(|_| problem())?), rest)
+            }
+            None => (None, text),
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let [from, "->" | "→", to, probe] = words[..] else {
+            return Err(problem());
+        };
+        let pod = |text: &str| {
+            text.split_once('/')
+                .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
+                .map(|(ns, name)| PodId::new(ns, name))
+                .ok_or_else(problem)
+        };
+        Ok(CellSpec {
+            step,
+            from: pod(from)?,
+            to: pod(to)?,
+            probe: probe.parse()?,
+        })
+    }
+}
+
+impl fmt::Display for CellSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(step) = self.step {
+            write!(f, "step {step}: ")?;
+        }
+        write!(f, "{} → {} {}", self.from, self.to, self.probe)
+    }
+}
+
+/// What is known of one case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deviation {
+    pub reason: String,
+    pub link: String,
+    /// Empty: any failure of the case is expected.
+    pub cells: Vec<CellSpec>,
+}
+
+/// A loaded known-deviations file.
+#[derive(Clone, Debug)]
+pub struct KnownDeviations {
+    path: PathBuf,
+    cases: BTreeMap<String, Deviation>,
+}
+
+/// Reads and checks a known-deviations file.
+pub fn load(path: &Path) -> Result<KnownDeviations, DeviationsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DeviationsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Checks the text of a known-deviations file read from `path`.
+pub fn parse(text: &str, path: &Path) -> Result<KnownDeviations, DeviationsError> {
+    let file: File = serde_saphyr::from_str(text).map_err(|source| DeviationsError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })?;
+    let invalid = |message: String| DeviationsError::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let mut cases = BTreeMap::new();
+    for (index, entry) in file.deviations.into_iter().enumerate() {
+        let at = format!("deviations[{index}]");
+        if entry.reason.trim().is_empty() || entry.link.trim().is_empty() {
+            return Err(invalid(format!(
+                "{at}: every deviation needs a reason and a link"
+            )));
+        }
+        if entry.cases.is_empty() {
+            return Err(invalid(format!("{at}: `cases` lists no case")));
+        }
+        if !entry.cells.is_empty() && entry.cases.len() != 1 {
+            return Err(invalid(format!(
+                "{at}: `cells` belong to one case, but `cases` lists {}",
+                entry.cases.len()
+            )));
+        }
+        let cells = entry
+            .cells
+            .iter()
+            .map(|c| CellSpec::parse(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| invalid(format!("{at}: {message}")))?;
+        for case in entry.cases {
+            let deviation = Deviation {
+                reason: entry.reason.clone(),
+                link: entry.link.clone(),
+                cells: cells.clone(),
+            };
+            if cases.insert(case.clone(), deviation).is_some() {
+                return Err(invalid(format!("{at}: case `{case}` is listed twice")));
+            }
+        }
+    }
+    Ok(KnownDeviations {
+        path: path.to_owned(),
+        cases,
+    })
+}
+
+impl KnownDeviations {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The listed case names, sorted.
+    pub fn cases(&self) -> impl Iterator<Item = &str> {
+        self.cases.keys().map(String::as_str)
+    }
+
+    pub fn get(&self, case: &str) -> Option<&Deviation> {
+        self.cases.get(case)
+    }
+
+    /// Judges a finished case against the list: a listed failure becomes an
+    /// expected failure, a listed case or cell that passes becomes a failure.
+    pub fn apply(&self, case: &mut CaseResult) {
+        let Some(deviation) = self.cases.get(&case.name) else {
+            return;
+        };
+        let path = self.path.display();
+        match case.verdict {
+            // Nothing was judged, so nothing is known to have changed.
+            Verdict::Skipped | Verdict::ExpectedFailure => {}
+            Verdict::Passed => {
+                case.verdict = Verdict::Failed;
+                case.reason = Some(format!(
+                    "listed as a known deviation in {path}, but passed: remove it from the list"
+                ));
+            }
+            Verdict::Failed => match judge_cells(case, &deviation.cells) {
+                CellJudgement::Expected => {
+                    case.verdict = Verdict::ExpectedFailure;
+                    case.reason = Some(format!(
+                        "known deviation: {} ({})",
+                        deviation.reason, deviation.link
+                    ));
+                    for step in &mut case.steps {
+                        if step.verdict == Verdict::Failed {
+                            step.verdict = Verdict::ExpectedFailure;
+                        }
+                    }
+                }
+                CellJudgement::Unlisted(count, first) => {
+                    let was = case.reason.take().unwrap_or_default();
+                    case.reason = Some(format!(
+                        "{was}; {count} of the differing cells are not known deviations in {path} (first: {first})"
+                    ));
+                }
+                CellJudgement::Stale(cell) => {
+                    case.reason = Some(format!(
+                        "known deviation `{cell}` in {path} no longer differs: remove it from the list"
+                    ));
+                }
+            },
+        }
+    }
+}
+
+enum CellJudgement {
+    /// Every failure is listed, and every listed cell still differs.
+    Expected,
+    /// This many differing cells are not listed (or a step failed without any).
+    Unlisted(usize, String),
+    /// A listed cell was judged and matched.
+    Stale(CellSpec),
+}
+
+fn judge_cells(case: &CaseResult, cells: &[CellSpec]) -> CellJudgement {
+    if cells.is_empty() {
+        return CellJudgement::Expected;
+    }
+    let mut differing = Vec::new();
+    for step in case.steps.iter().filter(|s| s.verdict == Verdict::Failed) {
+        if step.comparisons.values().all(|c| c.matches()) {
+            let why = step.reason.clone().unwrap_or_else(|| "no result".into());
+            return CellJudgement::Unlisted(1, format!("step {}: {why}", step.index));
+        }
+        for comparison in step.comparisons.values() {
+            differing.extend(comparison.mismatches().into_iter().map(|m| (step.index, m)));
+        }
+    }
+    let covers = |spec: &CellSpec, step: usize, m: &Mismatch| {
+        spec.step.is_none_or(|s| s == step)
+            && spec.from == m.from
+            && spec.to == m.to
+            && spec.probe == m.probe
+    };
+    let unlisted: Vec<String> = differing
+        .iter()
+        .filter(|(step, m)| !cells.iter().any(|spec| covers(spec, *step, m)))
+        .map(|(step, m)| format!("step {step}: {m}"))
+        .collect();
+    if let Some(first) = unlisted.first() {
+        return CellJudgement::Unlisted(unlisted.len(), first.clone());
+    }
+    // A step after a failed one never ran, and an unsupported protocol is
+    // never judged: a listed cell there may still differ.
+    let judged_in = |step: &StepResult, spec: &CellSpec| {
+        step.comparisons.get(&spec.probe).is_some_and(|c| {
+            let pods = c.expected.pods();
+            let index = |pod: &PodId| pods.iter().position(|p| p == pod);
+            match (index(&spec.from), index(&spec.to)) {
+                (Some(from), Some(to)) => c.cell(from, to) != Cell::Ignored,
+                _ => false,
+            }
+        })
+    };
+    let judged = |spec: &CellSpec| match spec.step {
+        Some(index) => case.steps.get(index).is_some_and(|s| judged_in(s, spec)),
+        None => case.steps.iter().all(|s| judged_in(s, spec)),
+    };
+    let stale = cells
+        .iter()
+        .find(|spec| judged(spec) && !differing.iter().any(|(step, m)| covers(spec, *step, m)));
+    match stale {
+        Some(spec) => CellJudgement::Stale(spec.clone()),
+        None => CellJudgement::Expected,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! `netpol compare` on the committed results of the netns runs: the
+//! reference enforcer passes everything it can carry, `--cni none` fails
+//! every case that expects a block, and the support matrix says so.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use netpol_harness::report::features::FEATURES;
+use netpol_harness::report::json::Results;
+
+const REFERENCE: &str = "results/netns-reference.json";
+const NONE: &str = "results/netns-none.json";
+const COMMITTED: &str = "results/comparison.md";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn netpol(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("netpol runs")
+}
+
+fn stdout(args: &[&str]) -> String {
+    let output = netpol(args);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn markdown() -> String {
+    stdout(&["compare", REFERENCE, NONE, "--format", "markdown"])
+}
+
+fn results(file: &str) -> Results {
+    let text = std::fs::read_to_string(root().join(file)).expect("committed results");
+    serde_json::from_str(&text).expect("a results file")
+}
+
+/// The rows of the Markdown table under `## {section}`, split into cells.
+fn rows(markdown: &str, section: &str) -> Vec<Vec<String>> {
+    let start = markdown
+        .find(&format!("## {section}\n"))
+        .unwrap_or_else(|| panic!("no section {section}"));
+    markdown[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_markdown_comparison_of_the_netns_runs_is_pinned() {
+    insta::assert_snapshot!(markdown());
+}
+
+#[test]
+fn the_terminal_comparison_of_the_netns_runs_is_pinned() {
+    insta::assert_snapshot!(stdout(&["compare", REFERENCE, NONE]));
+}
+
+#[test]
+fn the_committed_comparison_is_what_compare_prints_today() {
+    let committed = std::fs::read_to_string(root().join(COMMITTED)).expect("committed");
+    assert!(
+        committed == markdown(),
+        "{COMMITTED} is stale: cargo run -p netpol-harness -- compare {REFERENCE} {NONE} --format markdown > {COMMITTED}"
+    );
+}
+
+#[test]
+fn reference_passes_every_case_it_can_carry_and_none_fails_every_case_that_expects_a_block() {
+    let none = results(NONE);
+    let expects_block = |name: &str| {
+        let case = none.cases.iter().find(|c| c.name == name).expect("in none");
+        case.steps.iter().flat_map(|s| s.probes.values()).any(|p| {
+            p.expected.iter().skip(1).enumerate().any(|(row, line)| {
+                line.split_whitespace()
+                    .skip(1)
+                    .enumerate()
+                    .any(|(column, cell)| column != row && cell == "X")
+            })
+        })
+    };
+    let cases = rows(&markdown(), "Cases");
+    assert_eq!(cases.len(), none.cases.len());
+    for row in cases {
+        let [_, name, reference, none] = &row[..] else {
+            panic!("a row of four cells: {row:?}");
+        };
+        let name = name.trim_matches('`');
+        assert!(
+            reference == "passed" || reference == "skipped",
+            "{name}: reference {reference}"
+        );
+        if expects_block(name) {
+            assert_eq!(none, "failed", "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_support_matrix_reads_unsupported_for_none_on_every_isolation_feature() {
+    let matrix = rows(&markdown(), "Support matrix");
+    assert_eq!(
+        matrix.len(),
+        FEATURES.len(),
+        "every feature has cases: {matrix:?}"
+    );
+    for row in &matrix {
+        let [feature, _, reference, none] = &row[..] else {
+            panic!("a row of four cells: {row:?}");
+        };
+        assert_eq!(none, "unsupported", "{feature}");
+        let sctp_only_skips = reference.starts_with("supported") || feature == "SCTP";
+        assert!(sctp_only_skips, "{feature}: reference {reference}");
+    }
+    let sctp = matrix.iter().find(|r| r[0] == "SCTP").expect("an SCTP row");
+    assert_eq!(sctp[2], "untested (skipped: sctp unsupported by backend)");
+}
+
+#[test]
+fn a_file_that_is_not_results_is_bad_input_naming_the_file() {
+    let output = netpol(&["compare", REFERENCE, "Cargo.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(
+        stderr.starts_with("Cargo.toml is not a netpol results file: "),
+        "{stderr}"
+    );
+}

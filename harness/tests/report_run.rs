@@ -1,0 +1,187 @@
+//! What `netpol run` prints and decides with the report flags: `--quiet`,
+//! `--verbose`, the summary by area, and `--known-deviations` (on the oracle,
+//! and the shipped list on the real `--cni none` dataplane).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const FIXTURE: &str = "harness/tests/fixtures/wrong-expectation.yaml";
+const PASSING: &str = "cases/steps/steps-policy-delete.yaml";
+const NONE_LIST: &str = "results/known-deviations/netns-none.yaml";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn netpol(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("netpol runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+/// A known-deviations file in a folder of this test's own.
+fn list(test: &str, yaml: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("netpol-run-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("known.yaml");
+    std::fs::write(&path, yaml).expect("written");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+fn oracle(extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--backend", "oracle", "--cases", FIXTURE, PASSING];
+    args.extend(extra);
+    netpol(&args)
+}
+
+#[test]
+fn quiet_prints_one_line_per_failure_and_the_summary() {
+    let output = oracle(&["--quiet"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output),
+        "FAILED wrong-expectation: step 0: 1 cells differ after 1 attempts\n\
+         netpol: 1 passed, 1 failed, 0 skipped\n"
+    );
+}
+
+#[test]
+fn the_default_prints_the_failure_as_tables_then_a_summary_by_area() {
+    let output = oracle(&[]);
+    let text = stdout(&output);
+    for part in [
+        "FAILED wrong-expectation (harness/tests/fixtures/wrong-expectation.yaml)",
+        "    y/a → x/a tcp/80: expected allowed, observed blocked (timeout)",
+        "    expected:\n      -    x/a x/b x/c",
+        "    observed:\n",
+        "    diff (. match, X differs, ? not judged):\n",
+    ] {
+        assert!(text.contains(part), "no `{part}` in:\n{text}");
+    }
+    let areas: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("fixtures ") || l.contains("steps "))
+        .collect();
+    assert_eq!(
+        areas,
+        [
+            "│ fixtures ┆     1 ┆      0 ┆      1 ┆       0 │",
+            "│ steps    ┆     1 ┆      1 ┆      0 ┆       0 │"
+        ]
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("netpol: 1 passed, 1 failed, 0 skipped")
+    );
+}
+
+#[test]
+fn verbose_prints_every_case_as_it_finishes() {
+    let text = stdout(&oracle(&["--verbose"]));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("passed steps-policy-delete ("))
+        .unwrap_or_else(|| panic!("no line for the passing case in:\n{text}"));
+    assert!(line.contains("; enforced in "), "{line}");
+}
+
+#[test]
+fn a_listed_failure_is_expected_and_the_run_passes() {
+    let known = list(
+        "expected",
+        "deviations:\n  - cases: [wrong-expectation]\n    cells: ['step 0: y/a -> x/a tcp/80']\n    \
+         reason: wrong on purpose\n    link: harness/tests/fixtures/wrong-expectation.yaml\n",
+    );
+    let output = oracle(&["--known-deviations", &known]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        stdout(&output).lines().last(),
+        Some("netpol: 1 passed, 0 failed, 0 skipped, 1 expected failures")
+    );
+}
+
+#[test]
+fn a_listed_case_that_passes_fails_the_run() {
+    let known = list(
+        "passes",
+        "deviations:\n  - cases: [steps-policy-delete, wrong-expectation]\n    \
+         reason: stale\n    link: https://example.com/1\n",
+    );
+    let output = oracle(&["--quiet", "--known-deviations", &known]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "FAILED steps-policy-delete: listed as a known deviation in {known}, but passed: \
+             remove it from the list\nnetpol: 0 passed, 1 failed, 0 skipped, 1 expected failures\n"
+        )
+    );
+}
+
+#[test]
+fn a_broken_list_is_bad_input_before_anything_runs() {
+    let known = list("broken", "deviations:\n  - cases: [a]\n    reason: r\n");
+    let output = oracle(&["--known-deviations", &known]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(
+        stderr.starts_with(&format!("{known} is not a known-deviations file: ")),
+        "{stderr}"
+    );
+}
+
+/// The shipped list on the real dataplane: `--cni none` fails every case, all
+/// of them listed, so the run passes with 0 passed and only expected failures.
+#[test]
+fn the_shipped_list_for_netns_none_turns_every_failure_into_an_expected_one() {
+    if !privileged() {
+        return;
+    }
+    let output = netpol(&[
+        "run",
+        "--cni",
+        "none",
+        "--quiet",
+        "--known-deviations",
+        NONE_LIST,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout(&output);
+    let last = text.lines().last().expect("a summary line");
+    assert!(
+        last.starts_with("netpol: 0 passed, 0 failed, 0 skipped, ")
+            && last.ends_with(" expected failures"),
+        "{text}"
+    );
+}
+
+/// Root with `ip` and `nft`, as the netns tests want; otherwise says why and
+/// skips, unless `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure.
+fn privileged() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false);
+    let tools = which::which("ip").is_ok() && which::which("nft").is_ok();
+    let reason = match (root, tools) {
+        (true, true) => return true,
+        (false, _) => "not root",
+        (true, false) => "`ip` or `nft` missing",
+    };
+    assert!(
+        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
+        "NETPOL_REQUIRE_NETNS=1 but {reason}"
+    );
+    eprintln!("skipped: the netns run needs root, iproute2 and nftables ({reason})");
+    false
+}
