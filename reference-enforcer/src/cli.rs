@@ -42,6 +42,17 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         poll_ms: u64,
     },
+    /// Enforce for one node from the cluster's API (DaemonSet, deploy/):
+    /// reflectors on pods, namespaces, policies and nodes; runs until killed.
+    Controller {
+        /// This node's name (the DaemonSet passes spec.nodeName).
+        #[arg(long)]
+        node: String,
+        /// Also be the node's CNI: write this conflist (ptp + host-local from
+        /// the node's podCIDR) and route to the other nodes' podCIDRs.
+        #[arg(long)]
+        cni_config: Option<PathBuf>,
+    },
     /// Print the nft transaction for one node of a snapshot.
     Compile {
         #[arg(long)]
@@ -81,6 +92,9 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             status,
             poll: Duration::from_millis(poll_ms.max(1)),
         }),
+        Command::Controller { node, cni_config } => {
+            crate::controller::run(&crate::controller::ControllerOptions { node, cni_config })
+        }
         Command::Compile { state, node } => compile_command(&state, &node),
         Command::Golden { update, dir } => {
             golden_command(update, dir.unwrap_or_else(golden::default_dir))

@@ -11,6 +11,7 @@ pub mod allow;
 pub mod cli;
 pub mod command;
 pub mod compile;
+pub mod controller;
 pub mod exit;
 pub mod golden;
 pub mod local;

@@ -1,6 +1,9 @@
 //! Backends build the model world, change it and observe it. Everything else
 //! (steps, convergence, verdicts, reports) is shared and knows no backend.
 
+pub mod kind;
+pub mod kube;
+pub mod kubeconfig;
 pub mod netns;
 pub mod oracle;
 

@@ -1,0 +1,38 @@
+//! The Kubernetes driver the `kind` and `kubeconfig` backends share: the
+//! model world as namespaces, probe pods and one Service per pod; policies
+//! applied server-side; labels patched; the agent exec'd once per source pod
+//! per matrix (kube-rs `ws`); cleanup by label.
+
+pub mod apply;
+pub mod args;
+pub mod driver;
+pub mod exec;
+pub mod objects;
+pub mod world;
+
+pub use driver::{Driver, DriverError};
+pub use exec::ProbeVia;
+pub use objects::Names;
+pub use world::{KubeWorld, WorldOptions};
+
+use super::BackendError;
+
+/// A driver failure as a backend error of `backend`.
+pub fn backend_error(backend: &'static str, error: DriverError) -> BackendError {
+    BackendError {
+        backend,
+        message: crate::report::chain(&error),
+        source: None,
+    }
+}
+
+/// A run id: short, hex, unique enough per cluster (pid and clock).
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{:06x}",
+        (std::process::id() ^ nanos.rotate_left(7)) & 0xff_ffff
+    )
+}

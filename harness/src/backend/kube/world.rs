@@ -1,0 +1,205 @@
+//! The model world on a cluster: what both cluster backends do between the
+//! cluster existing and it going away (setup, change, reset, probe, cleanup).
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use tokio::task::JoinSet;
+
+use super::driver::{Driver, DriverError};
+use super::exec::{self, Divergence, Endpoints, ProbeVia};
+use super::objects;
+use crate::model::{Addresses, Change, LabelTarget, Model, PodIps, Probe, Protocol, World};
+use crate::probe::Matrix;
+use crate::timeouts::Timeouts;
+
+/// How the world is built and probed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorldOptions {
+    pub probe_image: String,
+    /// `Never` for images loaded into kind, `IfNotPresent` for a registry.
+    pub pull_policy: String,
+    pub via: ProbeVia,
+    /// The protocols Services carry (SCTP only where the cluster can).
+    pub protocols: Vec<Protocol>,
+}
+
+pub struct KubeWorld {
+    pub driver: Driver,
+    pub options: WorldOptions,
+    initial: Option<World>,
+    world: Option<World>,
+    endpoints: Endpoints,
+    /// Every Service/pod-IP difference seen with `--probe-via both`.
+    pub divergences: Vec<Divergence>,
+    pub nodes: Vec<String>,
+}
+
+fn missing(what: &str) -> DriverError {
+    DriverError::Missing(format!("{what} before setup"))
+}
+
+impl KubeWorld {
+    pub fn new(driver: Driver, options: WorldOptions) -> KubeWorld {
+        KubeWorld {
+            driver,
+            options,
+            initial: None,
+            world: None,
+            endpoints: Endpoints::default(),
+            divergences: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Namespaces, then pods, then Services; then waits for every pod.
+    pub async fn setup(&mut self, model: &Model) -> Result<Addresses, DriverError> {
+        let (namespaces, pods, services) = objects::world_objects(
+            &self.driver.names,
+            model,
+            &self.options.probe_image,
+            &self.options.pull_policy,
+            &self.options.protocols,
+        );
+        for namespace in &namespaces {
+            self.driver.apply_namespace(namespace).await?;
+        }
+        for pod in &pods {
+            self.driver.apply_pod(pod).await?;
+        }
+        for service in &services {
+            self.driver.apply_service(service).await?;
+        }
+        let placement = self
+            .driver
+            .await_pods(&model.pod_ids(), Timeouts::POD_READY)
+            .await?;
+        let mut addresses = Addresses::default();
+        self.endpoints = Endpoints::default();
+        for (id, (ip, node)) in &placement.pods {
+            if let std::net::IpAddr::V4(v4) = ip {
+                addresses
+                    .ips
+                    .insert(id.clone(), PodIps { v4: *v4, v6: None });
+            }
+            self.endpoints.pod_ips.insert(id.clone(), *ip);
+            if !self.nodes.contains(node) {
+                self.nodes.push(node.clone());
+            }
+        }
+        self.endpoints.service_ips = placement.services;
+        let world = World::new(model.clone(), addresses.clone());
+        self.initial = Some(world.clone());
+        self.world = Some(world);
+        Ok(addresses)
+    }
+
+    pub async fn change(&mut self, changes: &[Change]) -> Result<(), DriverError> {
+        for change in changes {
+            match change {
+                Change::Apply(policy) => self.driver.apply_policy(policy).await?,
+                Change::Delete { namespace, name } => {
+                    self.driver.delete_policy(namespace, name).await?
+                }
+                Change::Label(label) => match &label.target {
+                    LabelTarget::Pod(pod) => {
+                        self.driver
+                            .label_pod(pod, &label.set, &label.remove)
+                            .await?
+                    }
+                    LabelTarget::Namespace(ns) => {
+                        self.driver
+                            .label_namespace(ns, &label.set, &label.remove)
+                            .await?
+                    }
+                },
+            }
+            let world = self.world.as_mut().ok_or_else(|| missing("change"))?;
+            world.apply(change).map_err(DriverError::Missing)?;
+        }
+        Ok(())
+    }
+
+    /// Back to the world `setup` built: every policy deleted, every label
+    /// that changed restored; nothing is touched when nothing changed.
+    pub async fn reset(&mut self) -> Result<(), DriverError> {
+        let initial = self.initial.clone().ok_or_else(|| missing("reset"))?;
+        let current = self.world.clone().ok_or_else(|| missing("reset"))?;
+        for (namespace, name) in current.policies.keys() {
+            self.driver.delete_policy(namespace, name).await?;
+        }
+        for (now, then) in current.model.pods.iter().zip(&initial.model.pods) {
+            if now.labels != then.labels {
+                let remove: Vec<String> = now
+                    .labels
+                    .keys()
+                    .filter(|k| !then.labels.contains_key(*k))
+                    .cloned()
+                    .collect();
+                self.driver
+                    .label_pod(&then.id, &then.labels, &remove)
+                    .await?;
+            }
+        }
+        for (now, then) in current
+            .model
+            .namespaces
+            .iter()
+            .zip(&initial.model.namespaces)
+        {
+            if now.labels != then.labels {
+                let remove: Vec<String> = now
+                    .labels
+                    .keys()
+                    .filter(|k| !then.labels.contains_key(*k))
+                    .cloned()
+                    .collect();
+                let mut set = then.labels.clone();
+                set.remove(crate::model::NAMESPACE_NAME_LABEL);
+                self.driver
+                    .label_namespace(&then.name, &set, &remove)
+                    .await?;
+            }
+        }
+        self.world = Some(initial);
+        Ok(())
+    }
+
+    /// One exec per source pod, all at once.
+    pub async fn probe(&mut self, probes: &[Probe]) -> Result<Matrix, DriverError> {
+        let world = self.world.as_ref().ok_or_else(|| missing("probe"))?;
+        let pods = world.model.pod_ids();
+        let targets = exec::targets(&pods, &self.endpoints, probes, self.options.via);
+        let input = serde_json::to_vec(&targets).unwrap_or_default();
+        let probe_ms = Timeouts::CLUSTER.probe.as_millis().to_string();
+        let args = vec!["probe".to_owned(), "--timeout-ms".to_owned(), probe_ms];
+        let limit = Timeouts::CLUSTER.probe + Timeouts::EXEC_SLACK;
+        let mut tasks = JoinSet::new();
+        for (from, pod) in pods.iter().enumerate() {
+            let api: Api<Pod> = Api::namespaced(
+                self.driver.client.clone(),
+                &self.driver.names.namespace(&pod.namespace),
+            );
+            let (name, args, input) = (pod.name.clone(), args.clone(), input.clone());
+            tasks.spawn(async move {
+                (
+                    from,
+                    exec::exec_agent(&api, &name, &args, &input, limit).await,
+                )
+            });
+        }
+        let mut outputs = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(output) = joined {
+                outputs.push(output);
+            }
+        }
+        let (matrix, divergences) = exec::matrix(&pods, probes, self.options.via, &outputs);
+        self.divergences.extend(divergences);
+        Ok(matrix)
+    }
+
+    pub async fn teardown(&mut self) -> Vec<String> {
+        self.world = None;
+        self.driver.cleanup().await
+    }
+}

@@ -1,0 +1,210 @@
+//! The `kubeconfig` backend: an existing cluster, as it is deployed. netpol
+//! creates only its own namespaces (`netpol-<run>-x`, labelled with the run)
+//! and refuses any namespace of that name it did not create; cleanup deletes
+//! by the run's label and nothing else.
+
+use std::path::PathBuf;
+
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::kube::{self as driver, Driver, KubeWorld, Names, ProbeVia, WorldOptions};
+use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
+use crate::model::{Addresses, Change, Model, Probe, Protocol};
+use crate::probe::Matrix;
+use crate::timeouts::Timeouts;
+
+const NAME: &str = "kubeconfig";
+
+fn error(message: impl Into<String>) -> BackendError {
+    BackendError {
+        backend: NAME,
+        message: message.into(),
+        source: None,
+    }
+}
+
+/// Where the cluster is and what to run there.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub probe_image: String,
+    pub via: ProbeVia,
+    /// What the results call the cluster's CNI (`--cni`, or `unknown`).
+    pub cni: String,
+    pub run_id: String,
+}
+
+pub struct KubeconfigBackend {
+    target: Target,
+    world: Option<KubeWorld>,
+    kubernetes: Option<String>,
+}
+
+impl KubeconfigBackend {
+    pub fn new(target: Target) -> KubeconfigBackend {
+        KubeconfigBackend {
+            target,
+            world: None,
+            kubernetes: None,
+        }
+    }
+
+    pub fn names(&self) -> Names {
+        Names::prefixed(&self.target.run_id)
+    }
+
+    /// The plan `--dry-run` prints.
+    pub fn render_plan(&self, model: &Model) -> String {
+        let names = self.names();
+        let source = match (&self.target.kubeconfig, std::env::var_os("KUBECONFIG")) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(env)) => format!("$KUBECONFIG ({})", env.to_string_lossy()),
+            (None, None) => "~/.kube/config".into(),
+        };
+        let mut out = format!(
+            "netpol run --backend kubeconfig (dry run: nothing is touched)\n\ncluster: {source}, context {}\ncni (as results name it): {}\nprobe image: {}\nprotocols probed: tcp, udp (SCTP is not assumed on a cluster netpol did not make)\n\nobjects (server-side apply, field manager netpol, labels {}):\n",
+            self.target.context.as_deref().unwrap_or("(current)"),
+            self.target.cni,
+            self.target.probe_image,
+            names.selector(),
+        );
+        for ns in &model.namespaces {
+            out.push_str(&format!(
+                "  namespace {} (model {}); refused if it exists and netpol did not create it\n",
+                names.namespace(&ns.name),
+                ns.name
+            ));
+        }
+        for pod in &model.pods {
+            out.push_str(&format!(
+                "  pod and Service {}/{}\n",
+                names.namespace(&pod.id.namespace),
+                pod.id.name
+            ));
+        }
+        out.push_str("  each case's NetworkPolicies, in the mapped namespaces (kubernetes.io/metadata.name selectors mapped too)\n\nsteps:\n");
+        out.push_str("   1. connect with the kubeconfig and context; read the server version\n");
+        out.push_str("   2. create the namespaces, pods and Services; wait until every pod is Ready (120s)\n");
+        out.push_str(
+            "   3. run the cases: one exec of `/netpol-probe probe` per source pod per matrix\n",
+        );
+        out.push_str(&format!(
+            "   4. delete the namespaces labelled {} (and nothing else)\n",
+            names.selector()
+        ));
+        out
+    }
+
+    async fn connect(&self) -> Result<Client, String> {
+        let options = KubeConfigOptions {
+            context: self.target.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let config = match &self.target.kubeconfig {
+            Some(path) => {
+                let file = Kubeconfig::read_from(path)
+                    .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(file, &options).await
+            }
+            None => kube::Config::from_kubeconfig(&options).await,
+        }
+        .map_err(|e| format!("cannot load the kubeconfig: {e}"))?;
+        Client::try_from(config).map_err(|e| format!("cannot make an API client: {e}"))
+    }
+
+    fn world(&mut self) -> BackendResult<&mut KubeWorld> {
+        self.world
+            .as_mut()
+            .ok_or_else(|| error("used before setup"))
+    }
+}
+
+impl Backend for KubeconfigBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn cni(&self) -> CniInfo {
+        CniInfo {
+            name: self.target.cni.clone(),
+            version: None,
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            protocols: vec![Protocol::Tcp, Protocol::Udp],
+            ipv6: false,
+            timeouts: Timeouts::CLUSTER,
+        }
+    }
+
+    fn cluster(&self) -> ClusterInfo {
+        ClusterInfo {
+            kubernetes: self.kubernetes.clone(),
+            nodes: self.world.as_ref().map(|w| w.nodes.len() as u32),
+            kernel: None,
+        }
+    }
+
+    async fn setup(&mut self, model: &Model) -> BackendResult<Addresses> {
+        let client = self.connect().await.map_err(error)?;
+        let version = client.apiserver_version().await.map_err(|e| {
+            error(format!(
+                "cannot reach the API server: {}",
+                crate::report::chain(&e)
+            ))
+        })?;
+        self.kubernetes = Some(version.git_version);
+        let options = WorldOptions {
+            probe_image: self.target.probe_image.clone(),
+            pull_policy: "IfNotPresent".into(),
+            via: self.target.via,
+            protocols: vec![Protocol::Tcp, Protocol::Udp],
+        };
+        let world = self
+            .world
+            .insert(KubeWorld::new(Driver::new(client, self.names()), options));
+        world
+            .setup(model)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn reset(&mut self) -> BackendResult<()> {
+        self.world()?
+            .reset()
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
+        self.world()?
+            .change(changes)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
+        self.world()?
+            .probe(probes)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn teardown(&mut self) -> BackendResult<()> {
+        let Some(world) = self.world.as_mut() else {
+            return Ok(());
+        };
+        super::kind::report_divergences(&world.divergences);
+        let problems = world.teardown().await;
+        self.world = None;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(error(problems.join("; ")))
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `netpol run --backend kind --cni X --dry-run`: the complete plan of every
+//! CNI, pinned. A version bump or a recipe change shows here as a diff of
+//! URLs, images, kind config and steps.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use netpol_harness::backend::kind::plan::{self, KindPlan};
+use netpol_harness::backend::kube::ProbeVia;
+use netpol_harness::cni::Cni;
+use netpol_harness::model::Model;
+
+/// A plan independent of the machine: fixed work folder, SCTP in the kernel.
+fn plan(cni: Cni) -> KindPlan {
+    let mut plan = KindPlan::new(
+        cni.recipe(),
+        plan::cluster_name(cni),
+        false,
+        ProbeVia::Pod,
+        true,
+        "000000",
+    );
+    plan.work_dir = PathBuf::from(format!("/tmp/netpol-{cni}.netpol"));
+    plan
+}
+
+#[test]
+fn every_cni_has_a_complete_plan_pinned() {
+    for cni in Cni::ALL {
+        let text = plan(cni).render(&Model::default());
+        insta::assert_snapshot!(format!("kind-{cni}"), text);
+    }
+}
+
+#[test]
+fn every_plan_names_its_version_config_images_objects_and_steps() {
+    for cni in Cni::ALL {
+        let text = plan(cni).render(&Model::default());
+        let recipe = cni.recipe();
+        for needle in [
+            recipe.version.as_str(),
+            "kind: Cluster",
+            "kindest/node:v1.34.0@sha256:",
+            "localhost/netpol-probe:dev",
+            "namespace x [ns=x]",
+            "pod z/c [pod=c]",
+            "service z/c",
+            "kind delete cluster --name",
+        ] {
+            assert!(text.contains(needle), "{cni}: no `{needle}` in\n{text}");
+        }
+        let disabled = format!("disableDefaultCNI: {}", cni != Cni::Kindnet);
+        assert!(text.contains(&disabled), "{cni}: {disabled}");
+    }
+}
+
+#[test]
+fn only_the_reference_row_builds_the_enforcer_image() {
+    for cni in Cni::ALL {
+        let builds = plan(cni)
+            .render(&Model::default())
+            .contains("reference-enforcer/Dockerfile");
+        assert_eq!(builds, cni == Cni::Reference, "{cni}");
+    }
+}
+
+#[test]
+fn keeping_or_naming_a_cluster_never_deletes_it() {
+    let kept =
+        netpol_harness::backend::kind::plan_for(Cni::Calico, None, true, ProbeVia::Pod, "000000");
+    assert!(!kept.delete_after);
+    let named = netpol_harness::backend::kind::plan_for(
+        Cni::Calico,
+        Some("mine".into()),
+        false,
+        ProbeVia::Both,
+        "000000",
+    );
+    assert!(!named.delete_after);
+    assert_eq!(named.cluster, "mine");
+    assert!(
+        named
+            .steps()
+            .last()
+            .unwrap()
+            .starts_with("keep cluster mine")
+    );
+}
+
+fn netpol(args: &[&str], path: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_netpol"));
+    command
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(args);
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    command.output().expect("netpol runs")
+}
+
+#[test]
+fn the_dry_run_of_every_cni_exits_0_from_the_command_line() {
+    for cni in [
+        "calico",
+        "cilium",
+        "flannel",
+        "antrea",
+        "kube-router",
+        "kindnet",
+        "reference",
+    ] {
+        // An empty PATH: a dry run needs none of kind, docker, curl or helm.
+        let output = netpol(
+            &["run", "--backend", "kind", "--cni", cni, "--dry-run"],
+            Some(""),
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{cni}: {output:?}");
+        assert!(stdout.contains("kind config"), "{cni}: {stdout}");
+    }
+}
+
+#[test]
+fn the_kubeconfig_dry_run_shows_prefixed_namespaces_only() {
+    let output = netpol(
+        &[
+            "run",
+            "--backend",
+            "kubeconfig",
+            "--dry-run",
+            "--probe-image",
+            "r.example/netpol-probe:1",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout.contains("namespace netpol-000000-x (model x)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("delete the namespaces labelled app.kubernetes.io/managed-by=netpol,netpol/run=000000 (and nothing else)"), "{stdout}");
+}

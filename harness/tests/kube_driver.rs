@@ -1,0 +1,194 @@
+//! The Kubernetes driver against a mocked API server (tower-test behind
+//! `kube::Client::new`): creating the world, refusing what is not netpol's,
+//! and readiness. Every call is checked for method, path, query and body and
+//! answered; each test is bounded by a timeout, and a call the mock did not
+//! expect fails the test.
+
+mod kube_mock;
+
+use std::pin::pin;
+use std::time::Duration;
+
+use kube_mock::*;
+use netpol_harness::backend::kube::driver::{Driver, DriverError};
+use netpol_harness::backend::kube::{KubeWorld, Names};
+use netpol_harness::model::{Model, PodId};
+use netpol_harness::timeouts::Timeouts;
+use serde_json::json;
+
+#[tokio::test]
+async fn setup_creates_namespaces_pods_and_services_server_side_and_reads_their_addresses() {
+    let (client, handle) = mock();
+    let names = Names::plain("abc123");
+    let mut world = KubeWorld::new(Driver::new(client, names.clone()), options());
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        serve_setup(&mut handle, &names).await
+    });
+    let addresses = bounded(world.setup(&Model::default()))
+        .await
+        .expect("setup");
+    let seen = bounded(server).await.expect("the mock ran");
+    assert_eq!(
+        addresses.ips[&PodId::new("y", "b")].v4.to_string(),
+        "10.244.2.11"
+    );
+    assert_eq!(
+        world.nodes,
+        vec!["worker0".to_owned(), "worker1".to_owned()]
+    );
+    let applies: Vec<&Seen> = seen.iter().filter(|s| s.method == "PATCH").collect();
+    assert_eq!(applies.len(), 3 + 9 + 9);
+    assert!(
+        applies
+            .iter()
+            .all(|s| s.content_type == "application/apply-patch+yaml"),
+        "{applies:?}"
+    );
+    let namespace = &applies[0].body;
+    assert_eq!(
+        namespace["metadata"]["labels"],
+        json!({"app.kubernetes.io/managed-by": "netpol", "netpol/run": "abc123", "ns": "x"})
+    );
+    let pod = &applies[3].body;
+    assert_eq!(pod["metadata"]["labels"]["pod"], "a");
+    assert_eq!(pod["metadata"]["labels"]["netpol/probe"], "a");
+    let ports: Vec<&str> = pod["spec"]["containers"][0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            "serve-80-tcp",
+            "serve-81-tcp",
+            "serve-80-udp",
+            "serve-81-udp",
+            "serve-80-sctp",
+            "serve-81-sctp"
+        ]
+    );
+    let service = &applies[12].body;
+    assert_eq!(
+        service["spec"]["selector"],
+        json!({"netpol/probe": "a", "netpol/run": "abc123"})
+    );
+    assert_eq!(
+        service["spec"]["ports"].as_array().unwrap().len(),
+        4,
+        "TCP and UDP only: {service}"
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_netpol_did_not_create_is_refused_and_nothing_is_written() {
+    let (client, handle) = mock();
+    let names = Names::prefixed("abc123");
+    let mut world = KubeWorld::new(Driver::new(client, names), options());
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        let theirs =
+            json!({"metadata": {"name": "netpol-abc123-x", "labels": {"team": "payments"}}});
+        answer(
+            &mut handle,
+            call(
+                "GET",
+                "/api/v1/namespaces/netpol-abc123-x",
+                &[],
+                200,
+                theirs,
+            ),
+        )
+        .await;
+        // Any further call would be a write: the mock must see none.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), handle.next_request())
+                .await
+                .is_err()
+        );
+    });
+    let error = bounded(world.setup(&Model::default()))
+        .await
+        .expect_err("refused");
+    bounded(server).await.expect("the mock ran");
+    assert!(
+        matches!(error, DriverError::Foreign(ref ns) if ns == "netpol-abc123-x"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("refusing to touch it"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_pod_that_never_gets_ready_is_named_with_what_it_waits_for() {
+    let (client, handle) = mock();
+    let driver = Driver::new(client, Names::plain("abc123"));
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        let waiting = json!({"metadata": {"name": "a"}, "status": {"phase": "Pending",
+            "containerStatuses": [{"name": "probe", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                                   "state": {"waiting": {"reason": "ErrImageNeverPull", "message": "image not present"}}}]}});
+        answer(
+            &mut handle,
+            call(
+                "GET",
+                "/api/v1/namespaces/x/pods",
+                &[],
+                200,
+                list(vec![waiting]),
+            ),
+        )
+        .await;
+        answer(
+            &mut handle,
+            call(
+                "GET",
+                "/api/v1/namespaces/x/services",
+                &[],
+                200,
+                list(Vec::new()),
+            ),
+        )
+        .await;
+    });
+    let error = bounded(driver.await_pods(&[PodId::new("x", "a")], Duration::ZERO))
+        .await
+        .expect_err("not ready");
+    bounded(server).await.expect("the mock ran");
+    assert_eq!(
+        error.to_string(),
+        "pod `x/a` not Ready within 0s (ErrImageNeverPull: image not present)"
+    );
+}
+
+#[test]
+fn readiness_timeouts_are_named_in_seconds() {
+    let error = DriverError::NotReady {
+        what: "pod `x/a`".into(),
+        within: Timeouts::POD_READY,
+        detail: String::new(),
+    };
+    assert_eq!(error.to_string(), "pod `x/a` not Ready within 120s");
+}
+
+#[test]
+fn policies_keep_their_selectors_on_a_cluster_made_for_the_run() {
+    let names = Names::plain("abc123");
+    let mapped = names.policy_object(&policy("x", "p", "y"));
+    assert_eq!(mapped.metadata.namespace.as_deref(), Some("x"));
+    let selector = mapped.spec.unwrap().ingress.unwrap()[0]
+        .from
+        .as_ref()
+        .unwrap()[0]
+        .namespace_selector
+        .clone()
+        .unwrap();
+    assert_eq!(
+        selector.match_labels.unwrap()["kubernetes.io/metadata.name"],
+        "y"
+    );
+}
