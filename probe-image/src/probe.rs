@@ -62,6 +62,7 @@ impl Finding {
 pub(crate) async fn probe_all<W>(
     targets: Vec<Target>,
     timeout: Duration,
+    source_port: u16,
     output: &mut W,
 ) -> io::Result<()>
 where
@@ -71,7 +72,7 @@ where
         .into_iter()
         .map(|target| {
             let echo = (target.to.clone(), target.protocol, target.port);
-            (echo, tokio::spawn(probe(target, timeout)))
+            (echo, tokio::spawn(probe(target, timeout, source_port)))
         })
         .collect();
     for ((to, protocol, port), task) in tasks {
@@ -89,14 +90,15 @@ where
     Ok(())
 }
 
-/// Probes one target; never takes (much) longer than `timeout`.
-pub(crate) async fn probe(target: Target, timeout: Duration) -> Observation {
+/// Probes one target; never takes (much) longer than `timeout`. UDP probes
+/// leave from `source_port` when it is not 0 (to replay a flow's 5-tuple).
+pub(crate) async fn probe(target: Target, timeout: Duration, source_port: u16) -> Observation {
     let start = Instant::now();
     let deadline = start + timeout;
     let address = target.address();
     let finding = match target.protocol {
         Protocol::Tcp => tcp(address, deadline).await,
-        Protocol::Udp => udp(address, deadline, resend_period(timeout)).await,
+        Protocol::Udp => udp(address, source_port, deadline, resend_period(timeout)).await,
         Protocol::Sctp => sctp::connect(address, deadline).await,
     };
     Observation {
@@ -118,8 +120,13 @@ async fn tcp(address: SocketAddr, deadline: Instant) -> Finding {
     }
 }
 
-async fn udp(address: SocketAddr, deadline: Instant, resend: Duration) -> Finding {
-    match timeout_at(deadline, udp_exchange(address, resend)).await {
+async fn udp(
+    address: SocketAddr,
+    source_port: u16,
+    deadline: Instant,
+    resend: Duration,
+) -> Finding {
+    match timeout_at(deadline, udp_exchange(address, source_port, resend)).await {
         Ok(Ok(())) => Finding::connected(),
         Ok(Err(error)) => Finding::failed(&error),
         Err(_elapsed) => Finding::timeout(),
@@ -130,8 +137,9 @@ async fn udp(address: SocketAddr, deadline: Instant, resend: Duration) -> Findin
 /// back unchanged. A connected socket only accepts datagrams from `address`, and
 /// the kernel reports an ICMP port unreachable for it as `ECONNREFUSED` on the
 /// next send or receive.
-async fn udp_exchange(address: SocketAddr, resend: Duration) -> io::Result<()> {
-    let socket = UdpSocket::bind(SocketAddr::new(unspecified_like(address.ip()), 0)).await?;
+async fn udp_exchange(address: SocketAddr, source_port: u16, resend: Duration) -> io::Result<()> {
+    let socket =
+        UdpSocket::bind(SocketAddr::new(unspecified_like(address.ip()), source_port)).await?;
     socket.connect(address).await?;
     let payload = payload(nonce());
     // One byte more than we send, so a longer answer cannot pass for ours.

@@ -54,7 +54,7 @@ fn only_refusals_and_errors_keep_the_error_text() {
 async fn a_listening_tcp_port_is_connected() {
     let listener = TcpListener::bind((LOOPBACK, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen = probe(target(Protocol::Tcp, port), SHORT).await;
+    let seen = probe(target(Protocol::Tcp, port), SHORT, 0).await;
     assert_eq!(seen.result, Outcome::Connected, "{seen:?}");
     assert_eq!(seen.error, None);
     assert!(seen.micros < 300_000, "{seen:?}");
@@ -62,7 +62,7 @@ async fn a_listening_tcp_port_is_connected() {
 
 #[tokio::test]
 async fn a_closed_tcp_port_is_refused_with_the_os_error() {
-    let seen = probe(target(Protocol::Tcp, closed_tcp_port()), SHORT).await;
+    let seen = probe(target(Protocol::Tcp, closed_tcp_port()), SHORT, 0).await;
     assert_eq!(seen.result, Outcome::Refused, "{seen:?}");
     assert!(seen.error.unwrap().contains("os error 111"));
 }
@@ -78,7 +78,7 @@ async fn a_udp_echo_is_connected_even_when_the_first_datagrams_are_lost() {
         let (length, peer) = server.recv_from(&mut buffer).unwrap();
         server.send_to(&buffer[..length], peer).unwrap();
     });
-    let seen = probe(target(Protocol::Udp, port), Duration::from_millis(800)).await;
+    let seen = probe(target(Protocol::Udp, port), Duration::from_millis(800), 0).await;
     echo.join().unwrap();
     assert_eq!(seen.result, Outcome::Connected, "{seen:?}");
     // The echo can only come after the first resend, a quarter of the timeout in.
@@ -98,7 +98,7 @@ async fn a_udp_answer_that_is_not_our_payload_does_not_count() {
             server.send_to(&buffer[..length], peer).unwrap();
         }
     });
-    let seen = probe(target(Protocol::Udp, port), SHORT).await;
+    let seen = probe(target(Protocol::Udp, port), SHORT, 0).await;
     liar.join().unwrap();
     assert_eq!(seen.result, Outcome::Timeout, "{seen:?}");
 }
@@ -109,7 +109,7 @@ async fn a_closed_udp_port_is_refused_by_the_icmp_port_unreachable() {
         let socket = UdpSocket::bind((LOOPBACK, 0)).unwrap();
         socket.local_addr().unwrap().port()
     };
-    let seen = probe(target(Protocol::Udp, port), SHORT).await;
+    let seen = probe(target(Protocol::Udp, port), SHORT, 0).await;
     assert_eq!(seen.result, Outcome::Refused, "{seen:?}");
     assert!(seen.error.unwrap().contains("os error 111"));
 }
@@ -118,7 +118,7 @@ async fn a_closed_udp_port_is_refused_by_the_icmp_port_unreachable() {
 async fn a_silent_udp_port_times_out_at_the_timeout() {
     let silent = UdpSocket::bind((LOOPBACK, 0)).unwrap();
     let port = silent.local_addr().unwrap().port();
-    let seen = probe(target(Protocol::Udp, port), SHORT).await;
+    let seen = probe(target(Protocol::Udp, port), SHORT, 0).await;
     assert_eq!(seen.result, Outcome::Timeout, "{seen:?}");
     assert_eq!(seen.error, None);
     assert!((300_000..450_000).contains(&seen.micros), "{seen:?}");
@@ -131,7 +131,7 @@ async fn a_silent_udp_port_times_out_at_the_timeout() {
 
 #[tokio::test]
 async fn sctp_is_unsupported_exactly_where_the_kernel_lacks_it() {
-    let seen = probe(target(Protocol::Sctp, closed_tcp_port()), SHORT).await;
+    let seen = probe(target(Protocol::Sctp, closed_tcp_port()), SHORT, 0).await;
     if sctp::supported() {
         assert_ne!(seen.result, Outcome::Unsupported, "{seen:?}");
     } else {
@@ -154,7 +154,7 @@ async fn a_batch_takes_one_timeout_and_prints_in_input_order() {
 
     let mut output = Vec::new();
     let start = Instant::now();
-    probe_all(targets, SHORT, &mut output).await.unwrap();
+    probe_all(targets, SHORT, 0, &mut output).await.unwrap();
     let took = start.elapsed();
 
     assert!(took < SHORT * 3 / 2, "21 probes took {took:?}");

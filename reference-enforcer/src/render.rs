@@ -105,7 +105,12 @@ pub fn render(ruleset: &Ruleset) -> String {
         out,
         "\t\ttype filter hook forward priority {FORWARD_PRIORITY}; policy accept;"
     );
-    out.push_str("\t\tct state established,related accept\n");
+    // Replies pass; packets of the original direction are judged every time,
+    // so a flow set up before a policy change cannot outlive it. UDP has no
+    // handshake: a new datagram whose 5-tuple matches a recent, allowed flow
+    // is "established" to conntrack, and would otherwise slip past a new deny.
+    out.push_str("\t\tct state established ct direction reply accept\n");
+    out.push_str("\t\tct state related accept\n");
     // Egress of the source first, then ingress of the destination: a packet
     // between two local pods must pass both.
     out.push_str("\t\tip saddr vmap @egress_v4\n\t\tip6 saddr vmap @egress_v6\n");
