@@ -21,12 +21,14 @@ impl Timeouts {
         poll: Duration::ZERO,
         probe: Duration::ZERO,
     };
-    /// Namespaces on one machine: a connection takes ~2 ms, so 500 ms without
-    /// an answer is a drop; the enforcer applies a change within milliseconds.
+    /// Namespaces on one machine: a connection takes well under 5 ms even on a
+    /// loaded 2-core machine, so 250 ms without an answer is a drop (and every
+    /// blocked cell costs that much); the enforcer applies a change within
+    /// milliseconds.
     pub const NETNS: Timeouts = Timeouts {
         enforce: Duration::from_secs(10),
         poll: Duration::from_millis(50),
-        probe: Duration::from_millis(500),
+        probe: Duration::from_millis(250),
     };
     /// Real clusters: controllers, API watches and datapaths take longer.
     pub const CLUSTER: Timeouts = Timeouts {
@@ -39,4 +41,19 @@ impl Timeouts {
     pub const NETNS_COMMAND: Duration = Duration::from_secs(10);
     /// A probe agent's ready line, or an enforcer's acknowledgement of a snapshot.
     pub const NETNS_START: Duration = Duration::from_secs(10);
+
+    /// A probe pod of a cluster: scheduled, image present, container started.
+    pub const POD_READY: Duration = Duration::from_secs(120);
+    /// A CNI's DaemonSets and Deployments, and every node, after install
+    /// (images are pulled from the internet here).
+    pub const CNI_READY: Duration = Duration::from_secs(300);
+    /// One exec of the probe agent, beyond the probes' own timeout.
+    pub const EXEC_SLACK: Duration = Duration::from_secs(30);
+    /// `kind create cluster` (node image pull included).
+    pub const KIND_CREATE: Duration = Duration::from_secs(600);
+    /// `docker build` of one image (a cold cargo build included).
+    pub const IMAGE_BUILD: Duration = Duration::from_secs(1800);
+    /// Any other external command of the kind backend: `kind load`,
+    /// `kind delete`, `helm install`, `curl`, `docker exec`.
+    pub const KIND_COMMAND: Duration = Duration::from_secs(300);
 }

@@ -22,6 +22,35 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Probe every target at once; one JSON result line per target, in order.
     Probe(ProbeArgs),
+    /// Probe one target again and again; one line per probe (for time-to-enforce).
+    Watch(WatchArgs),
+    /// Open and close TCP connections to one target; print the count (for connection rates).
+    Flood(FloodArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    #[arg(long = "target", value_name = "TO=HOST:PROTO/PORT")]
+    pub(crate) target: Target,
+    /// Launch a probe this often.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) interval_ms: u64,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) timeout_ms: u64,
+    /// Stop launching after this long.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) duration_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FloodArgs {
+    #[arg(long = "target", value_name = "TO=HOST:tcp/PORT")]
+    pub(crate) target: Target,
+    /// Connections in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) workers: u64,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) duration_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -46,6 +75,10 @@ pub(crate) struct ProbeArgs {
     /// targets is read from stdin.
     #[arg(long = "target", value_name = "TO=HOST:PROTO/PORT")]
     pub(crate) targets: Vec<Target>,
+    /// Send UDP probes from this local port (0: any), to replay a flow's
+    /// 5-tuple and see how an enforcer treats a flow it has seen before.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) source_port: u16,
 }
 
 #[cfg(test)]

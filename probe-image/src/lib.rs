@@ -20,6 +20,7 @@ mod constants;
 mod error;
 pub mod exit;
 mod lines;
+mod measure;
 mod probe;
 mod sctp;
 mod serve;
@@ -31,8 +32,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ProbeArgs, ServeArgs};
+use crate::cli::{Cli, Command, FloodArgs, ProbeArgs, ServeArgs, WatchArgs};
 use crate::error::Error;
+pub use crate::measure::{Flooded, Watched};
 pub use crate::wire::{Endpoint, Observation, Outcome, Protocol, Ready, Target};
 
 /// Runs the agent with `args` (the program name first, as `std::env::args_os`
@@ -72,6 +74,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         match cli.command {
             Command::Serve(args) => serve_command(args, &mut stdout).await,
             Command::Probe(args) => probe_command(args, &mut stdout).await,
+            Command::Watch(args) => watch_command(args, &mut stdout).await,
+            Command::Flood(args) => flood_command(args, &mut stdout).await,
         }
     })
 }
@@ -92,7 +96,24 @@ async fn probe_command(args: ProbeArgs, stdout: &mut tokio::io::Stdout) -> Resul
         args.targets
     };
     let timeout = Duration::from_millis(args.timeout_ms);
-    probe::probe_all(targets, timeout, stdout)
+    probe::probe_all(targets, timeout, args.source_port, stdout)
+        .await
+        .map_err(Error::Write)
+}
+
+async fn watch_command(args: WatchArgs, stdout: &mut tokio::io::Stdout) -> Result<(), Error> {
+    let every = Duration::from_millis(args.interval_ms);
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let duration = Duration::from_millis(args.duration_ms);
+    measure::watch(args.target, every, timeout, duration, stdout)
+        .await
+        .map_err(Error::Write)
+}
+
+async fn flood_command(args: FloodArgs, stdout: &mut tokio::io::Stdout) -> Result<(), Error> {
+    let workers = usize::try_from(args.workers).unwrap_or(usize::MAX);
+    let duration = Duration::from_millis(args.duration_ms);
+    measure::flood(args.target, workers, duration, stdout)
         .await
         .map_err(Error::Write)
 }

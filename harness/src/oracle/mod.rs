@@ -4,10 +4,12 @@
 //! the two share types and label-selector matching, never decision code.
 
 mod explain;
+mod table;
 #[cfg(test)]
 mod tests;
 
 pub use explain::{Explanation, Side};
+pub use table::PodSet;
 
 use std::net::IpAddr;
 
@@ -18,7 +20,7 @@ use kube_core::{Selector, SelectorExt};
 
 use crate::cidr::Cidr;
 use crate::model::{Pod, Probe, Protocol, World, policy_key};
-use crate::truth::{Reach, TruthTable};
+use crate::truth::Reach;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -102,18 +104,6 @@ impl<'w> Oracle<'w> {
         Reach::from_allowed(allowed)
     }
 
-    /// The full table of one probe.
-    pub fn table(&self, probe: Probe) -> TruthTable {
-        let pods = &self.world.model.pods;
-        let mut table = TruthTable::filled(self.world.model.pod_ids(), Reach::Allowed);
-        for (i, from) in pods.iter().enumerate() {
-            for (j, to) in pods.iter().enumerate() {
-                table.set(i, j, self.reach(from, to, probe));
-            }
-        }
-        table
-    }
-
     /// Whether `pod`'s side lets traffic with `peer` through in `direction`.
     fn allows(&self, direction: Direction, pod: &Pod, peer: &Pod, probe: Probe) -> bool {
         let mut isolated = false;
@@ -135,11 +125,9 @@ impl<'w> Oracle<'w> {
         pod: &'a Pod,
         direction: Direction,
     ) -> impl Iterator<Item = &'a Compiled<'w>> + 'a {
-        self.policies.iter().filter(move |p| {
-            p.namespace == pod.id.namespace
-                && p.rules(direction).is_some()
-                && p.selector.matches(&pod.labels)
-        })
+        self.policies
+            .iter()
+            .filter(move |p| p.rules(direction).is_some() && p.selects(pod))
     }
 
     /// `Some((peer, port))` indexes when the rule allows; `None` index means "any".
@@ -237,6 +225,11 @@ fn port_matches(port: &NetworkPolicyPort, destination: &Pod, probe: Probe) -> bo
 }
 
 impl<'w> Compiled<'w> {
+    /// A policy selects pods of its own namespace that match its podSelector.
+    fn selects(&self, pod: &Pod) -> bool {
+        self.namespace == pod.id.namespace && self.selector.matches(&pod.labels)
+    }
+
     fn rules(&self, direction: Direction) -> Option<&[Rule<'w>]> {
         match direction {
             Direction::Ingress => self.ingress.as_deref(),

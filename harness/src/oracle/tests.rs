@@ -160,3 +160,29 @@ fn an_explanation_agrees_with_the_table_for_every_cell() {
         }
     }
 }
+
+#[test]
+fn whole_tables_agree_with_cell_by_cell_answers_on_generated_worlds() {
+    for seed in 0..20 {
+        let world = crate::bench::world::world(60, 25, seed);
+        let oracle = Oracle::new(&world).expect("compiles");
+        for probe in [
+            Probe::new(Protocol::Tcp, 80),
+            Probe::new(Protocol::Tcp, 81),
+            Probe::new(Protocol::Udp, 80),
+        ] {
+            let table = oracle.table(probe);
+            for (i, from) in world.model.pods.iter().enumerate() {
+                for (j, to) in world.model.pods.iter().enumerate() {
+                    assert_eq!(
+                        table.get(i, j),
+                        oracle.reach(from, to, probe),
+                        "seed {seed}: {} → {} {probe}",
+                        from.id,
+                        to.id
+                    );
+                }
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod plan;
 mod preflight;
 
 pub use preflight::reexec_in_user_namespace;
+pub use world::snapshot as snapshot_json;
 mod probing;
 mod process;
 pub mod topology;
@@ -103,6 +104,61 @@ impl NetnsBackend {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The world's layout, once set up (benchmarks address pods and nodes by it).
+    pub fn topology(&self) -> Option<&Topology> {
+        self.topology.as_ref()
+    }
+
+    /// The `ip netns exec <pod> netpol-probe <args…>` command line for a pod,
+    /// as program and arguments, for measurements beyond the matrix.
+    pub fn agent_command(
+        &self,
+        pod: usize,
+        args: &[String],
+    ) -> BackendResult<(String, Vec<String>)> {
+        let topology = self
+            .topology
+            .as_ref()
+            .ok_or_else(|| error("used before setup"))?;
+        let tools = self
+            .tools
+            .as_ref()
+            .ok_or_else(|| error("used before setup"))?;
+        let netns = &topology
+            .pods
+            .get(pod)
+            .ok_or_else(|| error(format!("no pod {pod}")))?
+            .netns;
+        let probe_bin = self.dir.bin(crate::multicall::PROBE).display().to_string();
+        let mut full = vec![
+            "netns".to_owned(),
+            "exec".to_owned(),
+            netns.clone(),
+            probe_bin,
+        ];
+        full.extend(args.iter().cloned());
+        Ok((tools.ip.display().to_string(), full))
+    }
+
+    /// Probes the matrix the way exec-per-cell suites do: one agent process
+    /// per cell, `workers` at a time. Only for comparison with `probe`.
+    pub async fn probe_per_cell(
+        &mut self,
+        probes: &[Probe],
+        workers: usize,
+    ) -> BackendResult<Matrix> {
+        let topology = self
+            .topology
+            .clone()
+            .ok_or_else(|| error("probe before setup"))?;
+        let tools = self
+            .tools
+            .clone()
+            .ok_or_else(|| error("probe before setup"))?;
+        let probe_bin = self.dir.bin(crate::multicall::PROBE);
+        Ok(probing::probe_per_cell(&tools, &topology, &probe_bin, probes, workers).await)
     }
 
     async fn ip(&self, args: &[String]) -> BackendResult<()> {

@@ -126,3 +126,82 @@ pub async fn probe_matrix(
     }
     matrix
 }
+
+/// One agent process per cell, at most `workers` at a time.
+pub async fn probe_per_cell(
+    tools: &Tools,
+    topology: &Topology,
+    probe_bin: &Path,
+    probes: &[Probe],
+    workers: usize,
+) -> Matrix {
+    let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
+    let mut matrix: Matrix = probes
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                ObservedTable::filled(pods.clone(), Observed::Error("not probed".into())),
+            )
+        })
+        .collect();
+    let timeout_ms = Timeouts::NETNS.probe.as_millis().to_string();
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
+    let mut tasks = JoinSet::new();
+    for (from, source) in topology.pods.iter().enumerate() {
+        for (to, destination) in topology.pods.iter().enumerate() {
+            for probe in probes {
+                let target = format!(
+                    "{}={}:{}/{}",
+                    destination.id,
+                    destination.ip,
+                    probe.protocol.name(),
+                    probe.port
+                );
+                let args = [
+                    "netns".to_owned(),
+                    "exec".to_owned(),
+                    source.netns.clone(),
+                    probe_bin.display().to_string(),
+                    "probe".to_owned(),
+                    "--timeout-ms".to_owned(),
+                    timeout_ms.clone(),
+                    "--target".to_owned(),
+                    target,
+                ];
+                let (ip, limit, probe) = (
+                    tools.ip.to_string_lossy().into_owned(),
+                    limit.clone(),
+                    *probe,
+                );
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    (
+                        from,
+                        to,
+                        probe,
+                        command::run(&ip, &args, None, Timeouts::NETNS_COMMAND).await,
+                    )
+                });
+            }
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((from, to, probe, result)) = joined else {
+            continue;
+        };
+        let seen = match result {
+            Ok(output) => output
+                .stdout
+                .lines()
+                .find_map(|l| serde_json::from_str::<Line>(l).ok())
+                .map(|l| observed(&l)),
+            Err(error) => Some(Observed::Error(error.to_string())),
+        };
+        if let (Some(table), Some(seen)) = (matrix.get_mut(&probe), seen) {
+            table.set(from, to, seen);
+        }
+    }
+    matrix
+}

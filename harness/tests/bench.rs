@@ -1,0 +1,59 @@
+//! The speed claim that matters most, guarded as a ratio (never an absolute
+//! time, which depends on the machine): probing the matrix batched — one agent
+//! exec per source pod — beats one process per probe. Needs root, like the
+//! netns tests.
+
+use std::process::Command;
+
+fn privileged() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false);
+    if root && which::which("ip").is_ok() && which::which("nft").is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
+        "NETPOL_REQUIRE_NETNS=1 but no root, ip or nft"
+    );
+    eprintln!("skipped: the matrix benchmark needs root, iproute2 and nftables");
+    false
+}
+
+#[test]
+fn a_batched_matrix_is_faster_than_one_process_per_probe() {
+    if !privileged() {
+        return;
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .args(["bench", "matrix", "--probe", "tcp/80", "--workers", "3"])
+        .output()
+        .expect("netpol runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.lines().last().expect("a summary line");
+    // `matrix: batched <ms> ms, per-probe <ms> ms, ratio <x>`
+    let ratio: f64 = last
+        .rsplit(' ')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no ratio in {last:?}"));
+    assert!(last.starts_with("matrix: batched "), "{last}");
+    assert!(
+        ratio > 1.0,
+        "batched is not faster than per-probe: {stdout}"
+    );
+    assert!(
+        stdout.contains("cells that differ 0"),
+        "the two ways disagree: {stdout}"
+    );
+}
