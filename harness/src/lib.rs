@@ -5,11 +5,15 @@
 //! parses the command line.
 
 pub mod backend;
+pub mod bench;
 pub mod case;
 pub mod cidr;
 pub mod cli;
+pub mod cni;
 pub mod command;
+pub mod differential;
 pub mod exit;
+pub mod generate;
 pub mod model;
 pub mod multicall;
 pub mod oracle;

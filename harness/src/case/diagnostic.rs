@@ -32,15 +32,33 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
+/// Problems printed per file: a hostile 1 MiB file can hold 100,000 unknown
+/// keys, and nobody reads past the first screenful anyway.
+pub const MAX_SHOWN_PER_FILE: usize = 50;
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, diagnostic) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
+        let mut lines = Vec::new();
+        let mut shown: Vec<(&Path, usize)> = Vec::new();
+        for diagnostic in &self.0 {
+            let file = diagnostic.file.as_path();
+            match shown.iter_mut().find(|(f, _)| *f == file) {
+                Some((_, n)) if *n >= MAX_SHOWN_PER_FILE => *n += 1,
+                Some((_, n)) => {
+                    *n += 1;
+                    lines.push(diagnostic.to_string());
+                }
+                None => {
+                    shown.push((file, 1));
+                    lines.push(diagnostic.to_string());
+                }
             }
-            write!(f, "{diagnostic}")?;
         }
-        Ok(())
+        for (file, n) in shown.iter().filter(|(_, n)| *n > MAX_SHOWN_PER_FILE) {
+            let more = n - MAX_SHOWN_PER_FILE;
+            lines.push(format!("{}: … and {more} more problems", file.display()));
+        }
+        f.write_str(&lines.join("\n"))
     }
 }
 

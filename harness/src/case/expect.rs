@@ -11,6 +11,14 @@ use crate::truth::{self, Pattern, Reach, Rule, TruthTable};
 /// The key that covers every probed port not listed on its own.
 pub const ALL: &str = "all";
 
+/// The value of `expect` that leaves the expectation to the oracle.
+pub const ORACLE: &str = "oracle";
+
+/// Whether `expect` is `oracle` (generated cases; `netpol run --differential`).
+pub fn is_oracle(node: &Node) -> bool {
+    matches!(&node.value, Value::Str(text) if text == ORACLE)
+}
+
 /// Reads `expect` for a case probing `probes`; every probed port gets a table.
 pub fn decode(
     sink: &mut Sink,
@@ -24,7 +32,7 @@ pub fn decode(
             node.pos,
             path,
             format!(
-                "expected a mapping of `protocol/port` or `all` to expectations, found {}",
+                "expected a mapping of `protocol/port` or `all` to expectations (or `oracle`), found {}",
                 node.value.kind()
             ),
         );

@@ -212,11 +212,17 @@ fn decode_case(sink: &mut Sink, root: &yaml::Node, file: &Path, model: &Model) -
             let actions = policies
                 .map(|n| step::apply(sink, n, "policies", model, &mut present))
                 .unwrap_or_default();
-            let expect = expect::decode(sink, expect_node, "expect", &probes, model)?;
+            let expect_oracle = expect::is_oracle(expect_node);
+            let expect = if expect_oracle {
+                BTreeMap::new()
+            } else {
+                expect::decode(sink, expect_node, "expect", &probes, model)?
+            };
             vec![Step {
                 line: root.pos.line,
                 actions,
                 expect,
+                expect_oracle,
             }]
         }
         (_, None, None) => {
@@ -291,13 +297,20 @@ fn steps(sink: &mut Sink, node: &yaml::Node, probes: &[Probe], model: &Model) ->
         if let Some(n) = fields.get("label") {
             actions.extend(step::label(sink, n, &fields.path_of("label"), model));
         }
-        let expect = decode::required(sink, &fields, "expect")
-            .and_then(|n| expect::decode(sink, n, &fields.path_of("expect"), probes, model));
+        let expect_node = decode::required(sink, &fields, "expect");
+        let expect_oracle = expect_node.is_some_and(expect::is_oracle);
+        let expect = expect_node.and_then(|n| {
+            if expect_oracle {
+                return Some(BTreeMap::new());
+            }
+            expect::decode(sink, n, &fields.path_of("expect"), probes, model)
+        });
         if let Some(expect) = expect {
             out.push(Step {
                 line: item.pos.line,
                 actions,
                 expect,
+                expect_oracle,
             });
         }
     }

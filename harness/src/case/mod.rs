@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::{find_case_files, load_file, load_paths, parse_case};
+pub use diagnostic::{Diagnostic, Diagnostics, MAX_SHOWN_PER_FILE};
+pub use load::{MAX_CASE_BYTES, find_case_files, load_file, load_paths, parse_case};
 
 use crate::model::{Addresses, Change, LabelChange, Model, Probe};
 use crate::truth::TruthTable;
@@ -41,7 +41,11 @@ pub struct Step {
     /// The line of the step in its file, for messages.
     pub line: u32,
     pub actions: Vec<Action>,
+    /// Empty when `expect_oracle` is set.
     pub expect: BTreeMap<Probe, TruthTable>,
+    /// `expect: oracle`: the expectation is the oracle's matrix, filled in by
+    /// `netpol run --differential`; a plain run refuses such a case.
+    pub expect_oracle: bool,
 }
 
 /// A change as the case wrote it; policies may still hold templates.
@@ -53,6 +57,11 @@ pub enum Action {
 }
 
 impl Case {
+    /// Whether a step leaves its expectation to the oracle (`expect: oracle`).
+    pub fn expects_oracle(&self) -> bool {
+        self.steps.iter().any(|s| s.expect_oracle)
+    }
+
     /// Whether any policy uses `{{ip6 …}}`, which needs an IPv6-capable backend.
     pub fn needs_ipv6(&self) -> bool {
         self.steps.iter().flat_map(|s| &s.actions).any(|a| match a {

@@ -78,11 +78,17 @@ pub struct SyntaxError {
 /// string, not YAML 1.1's boolean. Duplicate keys and alias bombs are rejected
 /// by the parser's defaults; the message keeps only the parser's first line.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let options = serde_saphyr::options! { strict_booleans: true };
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        budget: serde_saphyr::budget! { max_nodes: MAX_NODES },
+    };
     match serde_saphyr::from_str_with_options::<Node>(text, options) {
         Ok(node) => Ok(node),
         Err(error) => {
             let pos = error.location().map(Pos::from_location).unwrap_or_default();
+            if let Some(message) = budget_message(&error) {
+                return Err(SyntaxError { message, pos });
+            }
             let message = error.without_snippet().to_string();
             let message = message.lines().next().unwrap_or("invalid yaml").trim();
             Err(SyntaxError {
@@ -93,11 +99,45 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
 }
 
+/// YAML nodes a case may have once aliases are expanded. The largest case of
+/// the library has well under a thousand; an alias bomb stops here, in
+/// bounded time and memory, instead of at the parser's default of 250,000.
+pub const MAX_NODES: usize = 50_000;
+
+/// A clear sentence for the parser's resource limits (its own text is a
+/// debug dump of the breach); `None` for other errors.
+fn budget_message(error: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = error;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else {
+        return None;
+    };
+    Some(match breach {
+        BudgetBreach::Nodes { .. } => format!(
+            "the document has more than {MAX_NODES} YAML nodes, counting what aliases expand to; a case needs far fewer"
+        ),
+        BudgetBreach::Depth { depth } => {
+            format!("the document is nested {depth} levels deep; a case needs far fewer")
+        }
+        other => format!("the document exceeds a parser limit ({other:?})"),
+    })
+}
+
 /// serde-saphyr appends " at line L, column C" and advice about its own
 /// options; the diagnostic prints its own position and needs neither.
 fn strip_location(message: &str) -> &str {
     let message = message
         .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(message);
+    // It names its own API (`use from_str_multiple`), which means nothing here.
+    let message = message
+        .split("; use from_str_multiple")
         .next()
         .unwrap_or(message);
     match message.rfind(" at line ") {

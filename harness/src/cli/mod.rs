@@ -1,5 +1,9 @@
 //! The `netpol` command line: every flag and subcommand, in one place.
 
+mod bench;
+mod cluster;
+mod generate;
+mod reports;
 mod run;
 
 use std::path::PathBuf;
@@ -33,6 +37,15 @@ pub enum Command {
     /// Work with the case library.
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// Measure the suite's speed (matrix, suite, oracle, enforcer, time to enforce).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Compare results files side by side: cases, support matrix, time to enforce.
+    Compare(reports::CompareArgs),
+    /// Turn results files into an HTML page and/or JUnit XML.
+    Report(reports::ReportArgs),
+    /// Write random valid cases (`expect: oracle`), reproducible from a seed.
+    Generate(generate::GenerateArgs),
     /// Remove the namespaces, processes and folders that killed netns runs left.
     Cleanup {
         /// Also remove runs whose owner is still alive.
@@ -47,14 +60,33 @@ pub enum BackendName {
     Netns,
     /// The semantics computed in memory.
     Oracle,
+    /// A kind cluster made for the run, with the CNI of `--cni` (needs kind and docker or podman).
+    Kind,
+    /// An existing cluster, from `--kubeconfig`/$KUBECONFIG and `--context`.
+    Kubeconfig,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CniName {
-    /// The bundled nftables enforcer.
+    /// The bundled nftables enforcer (netns default; on kind also the CNI).
     Reference,
-    /// No enforcement: shows that probes see blocking.
+    /// No enforcement (netns only): shows that probes see blocking.
     None,
+    /// kind: Calico (manifest install).
+    Calico,
+    /// kind: Cilium (Helm chart).
+    Cilium,
+    /// kind: Flannel (no NetworkPolicy support: a control row).
+    Flannel,
+    /// kind: Antrea.
+    Antrea,
+    /// kind: kube-router.
+    KubeRouter,
+    /// kind: kindnet, kind's default (kube-network-policies; kind default).
+    Kindnet,
+    /// Archived upstream: refused with the reason.
+    #[value(hide = true)]
+    Weave,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,14 +106,36 @@ pub struct CaseSelection {
 pub struct RunArgs {
     #[arg(long, value_enum, default_value = "netns")]
     pub backend: BackendName,
-    /// What enforces policies on the netns backend.
-    #[arg(long, value_enum, default_value = "reference")]
-    pub cni: CniName,
+    /// What enforces policies: netns reference (default) or none; kind
+    /// calico, cilium, flannel, antrea, kube-router, kindnet (default) or
+    /// reference; kubeconfig: only names the cluster's CNI in the results.
+    #[arg(long, value_enum)]
+    pub cni: Option<CniName>,
     #[command(flatten)]
     pub selection: CaseSelection,
+    #[command(flatten)]
+    pub cluster: crate::backend::kube::args::ClusterArgs,
     /// Write the results JSON (results-format.md) here.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write JUnit XML here: one test case per case step.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Cases (and cells) known to fail here become `expected-failure`; a listed
+    /// one that passes fails the run (results/known-deviations/<backend>-<cni>.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub known_deviations: Option<PathBuf>,
+    /// Print only failed cases, one line each, and the summary line.
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print every case as it finishes, and every differing cell.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Judge every step against the oracle's matrix instead of the case's
+    /// expectation (needed for `expect: oracle`); a divergence is shrunk to
+    /// a minimal case file and printed.
+    #[arg(long)]
+    pub differential: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +196,10 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain(args),
         Command::Cases(CasesCommand::List { selection, format }) => list(selection, format),
         Command::Cleanup { all } => cleanup(all),
+        Command::Generate(args) => generate::generate(args),
+        Command::Bench(command) => bench::bench(command),
+        Command::Compare(args) => reports::compare(args),
+        Command::Report(args) => reports::report(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -5,22 +5,26 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use super::{BackendName, CniName, RunArgs, UsageError, select};
+use super::{BackendName, RunArgs, UsageError, select};
 use crate::backend::Backend;
-use crate::backend::netns::{Cni, NetnsBackend};
+use crate::backend::netns::NetnsBackend;
 use crate::backend::oracle::OracleBackend;
 use crate::case::Case;
 use crate::exit;
 use crate::model::Model;
 use crate::report;
+use crate::report::console::{self, Verbosity};
+use crate::report::deviations::{self, KnownDeviations};
 use crate::report::json::{Results, RunInfo};
-use crate::report::terminal;
+use crate::report::{junit, terminal};
 use crate::run::{self, CaseResult, Summary};
-use crate::verdict::Verdict;
 
 pub fn run(args: RunArgs) -> Result<u8, UsageError> {
     let model = Model::default();
     let (cases, excluded) = select(&args.selection, &model)?;
+    if !args.differential {
+        crate::differential::refuse_oracle_expectations(&cases).map_err(UsageError::Message)?;
+    }
     if let BackendName::Netns = args.backend
         && let Some(code) = crate::backend::netns::reexec_in_user_namespace()
     {
@@ -38,13 +42,13 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
             &excluded,
             &model,
         )),
+        (BackendName::Kind | BackendName::Kubeconfig, _) => {
+            super::cluster::run(&runtime, &args, &cases, &excluded, &model)
+        }
         (BackendName::Netns, cni) => {
             let exe = std::env::current_exe()
                 .map_err(|e| UsageError::Message(format!("cannot find the netpol binary: {e}")))?;
-            let cni = match cni {
-                CniName::Reference => Cni::Reference,
-                CniName::None => Cni::None,
-            };
+            let cni = super::cluster::netns_cni(cni)?;
             runtime.block_on(run_on(
                 NetnsBackend::new(cni, exe),
                 &args,
@@ -58,17 +62,42 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
 
 /// Runs the selected cases on one backend; SIGINT and SIGTERM stop the run
 /// and still remove everything the backend created.
-async fn run_on<B: Backend>(
+pub(super) async fn run_on<B: Backend>(
     mut backend: B,
     args: &RunArgs,
     cases: &[Case],
     excluded: &[Case],
     model: &Model,
 ) -> Result<u8, UsageError> {
+    // Before the world is built: a bad list is bad input, nothing is judged.
+    let deviations = match &args.known_deviations {
+        Some(path) => {
+            Some(deviations::load(path).map_err(|e| UsageError::Message(report::chain(&e)))?)
+        }
+        None => None,
+    };
+    if let Some(known) = &deviations {
+        let stale: Vec<&str> = known
+            .cases()
+            .filter(|name| !cases.iter().chain(excluded).any(|c| c.name == *name))
+            .collect();
+        if !stale.is_empty() {
+            eprintln!(
+                "netpol: {} lists cases that are not in this run: {}",
+                known.path().display(),
+                stale.join(", ")
+            );
+        }
+    }
+    let verbosity = match (args.quiet, args.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
     let started = SystemTime::now();
     let clock = Instant::now();
     let outcome = tokio::select! {
-        outcome = run_all(&mut backend, cases, model) => Some(outcome),
+        outcome = run_all(&mut backend, cases, model, deviations.as_ref(), verbosity, args.differential) => Some(outcome),
         signal = interrupted() => {
             eprintln!("netpol: {signal}: removing what the run created");
             None
@@ -87,15 +116,22 @@ async fn run_on<B: Backend>(
             .map(|c| CaseResult::skipped(c, "excluded by --filter/--tag".into())),
     );
     results.sort_by(|a, b| a.name.cmp(&b.name));
+    let info = RunInfo {
+        backend: backend.name().into(),
+        cni: backend.cni(),
+        cluster: backend.cluster(),
+        started,
+        duration: clock.elapsed(),
+    };
+    let document = Results::new(info, &results);
     if let Some(path) = &args.output {
-        let info = RunInfo {
-            backend: backend.name().into(),
-            cni: backend.cni(),
-            cluster: backend.cluster(),
-            started,
-            duration: clock.elapsed(),
-        };
-        write_results(path, &Results::new(info, &results))?;
+        write_results(path, &document)?;
+    }
+    if let Some(path) = &args.junit {
+        junit::write(path, &document).map_err(|e| UsageError::Message(report::chain(&e)))?;
+    }
+    if verbosity != Verbosity::Quiet {
+        print!("{}", console::areas(&results));
     }
     let summary = Summary::of(&results);
     println!("{summary}");
@@ -106,18 +142,25 @@ async fn run_on<B: Backend>(
     })
 }
 
-/// Resolves on the first SIGINT or SIGTERM, naming it.
-async fn interrupted() -> &'static str {
+/// Resolves on the first SIGINT or SIGTERM, naming it. The handlers are
+/// installed when this is called, not when the future is first polled: a
+/// signal between the run folder's creation and that first poll would
+/// otherwise take the default action and leave the world behind (the fault
+/// test `sigint_or_sigterm_at_any_phase_…` caught it).
+fn interrupted() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "interrupted",
-        _ = term.recv() => "terminated",
+    );
+    async move {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "interrupted",
+            _ = term.recv() => "terminated",
+        }
     }
 }
 
@@ -125,6 +168,9 @@ async fn run_all<B: Backend>(
     backend: &mut B,
     cases: &[Case],
     model: &Model,
+    deviations: Option<&KnownDeviations>,
+    verbosity: Verbosity,
+    differential: bool,
 ) -> Result<Vec<CaseResult>, UsageError> {
     let addresses = backend
         .setup(model)
@@ -134,9 +180,21 @@ async fn run_all<B: Backend>(
     let mut results = Vec::new();
     for case in cases {
         bar.set_message(case.name.clone());
-        let result = run::run_case(backend, case, model, &addresses).await;
-        if result.verdict == Verdict::Failed {
-            bar.suspend(|| print!("{}", terminal::failure(&result)));
+        let mut result = if differential {
+            let judged = crate::differential::judge(backend, case, model, &addresses, true).await;
+            if let Some(minimal) = &judged.minimal {
+                bar.suspend(|| print!("{}", crate::differential::report(&case.name, minimal)));
+            }
+            judged.result
+        } else {
+            run::run_case(backend, case, model, &addresses).await
+        };
+        if let Some(known) = deviations {
+            known.apply(&mut result);
+        }
+        let text = console::finished(&result, verbosity);
+        if !text.is_empty() {
+            bar.suspend(|| print!("{text}"));
         }
         results.push(result);
         bar.inc(1);

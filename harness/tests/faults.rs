@@ -1,0 +1,252 @@
+//! Faults, each a test on the real dataplane: an enforcer killed mid-run, a
+//! ruleset the kernel rejects, a policy the enforcer cannot read, a harness
+//! stopped by a signal at every phase, a probe agent that dies.
+//!
+//! Needs root; without it each test says why and passes, unless
+//! `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure. One world at a time.
+
+#[path = "faults/support.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use netpol_harness::backend::Backend;
+use netpol_harness::backend::netns::{Cni, NetnsBackend};
+use netpol_harness::case;
+use netpol_harness::differential;
+use netpol_harness::model::{Model, PodId, Probe, Protocol};
+use netpol_harness::probe::Observed;
+use netpol_harness::timeouts::Timeouts;
+use netpol_harness::truth::{Pattern, Reach, Rule, table_from_rules};
+use serde_json::json;
+use support::{apply, differences, netpol_exe, privileged, runtime, serial};
+
+const TCP80: Probe = Probe::new(Protocol::Tcp, 80);
+const UDP80: Probe = Probe::new(Protocol::Udp, 80);
+
+/// Two steps whose matrices differ: y accepts only x, then x/a accepts nothing.
+const TWO_STEPS: &str = r#"
+name: fault-two-steps
+probes: [tcp/80, udp/80]
+steps:
+  - apply:
+      - apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: y-from-x, namespace: y}
+        spec:
+          podSelector: {}
+          ingress: [{from: [{namespaceSelector: {matchLabels: {ns: x}}}]}]
+    expect: oracle
+  - delete: [{kind: NetworkPolicy, namespace: y, name: y-from-x}]
+    apply:
+      - apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: deny-x-a, namespace: x}
+        spec: {podSelector: {matchLabels: {pod: a}}, policyTypes: [Ingress]}
+    expect: oracle
+"#;
+
+#[test]
+fn an_enforcer_killed_mid_run_keeps_its_rules_and_once_restarted_reconciles_within_the_budget() {
+    let _one = serial();
+    if !privileged() {
+        return;
+    }
+    let model = Model::default();
+    let case =
+        case::parse_case(TWO_STEPS, Path::new("fault-two-steps.yaml"), &model).expect("valid");
+    let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
+    let run_id = backend.run_id().to_owned();
+    runtime().block_on(async {
+        let addresses = backend.setup(&model).await.expect("setup");
+        let tables = differential::oracle_tables(&case, &model, &addresses).expect("oracle");
+        assert_ne!(
+            tables[0], tables[1],
+            "the steps must differ to show reconciling"
+        );
+        let changes = |step: usize| -> Vec<_> {
+            case.steps[step]
+                .actions
+                .iter()
+                .map(|a| a.resolve(&model, &addresses).expect("resolves"))
+                .collect()
+        };
+        backend.change(&changes(0)).await.expect("step 0");
+        let probes = [TCP80, UDP80];
+        let first = backend.probe(&probes).await.expect("probe");
+        assert_eq!(differences(&first, &tables[0]), Vec::<String>::new());
+
+        backend.kill_enforcers();
+        let enforcers =
+            support::processes_mentioning(&format!("netpol-{run_id}/bin/netpol-enforcer"));
+        assert!(
+            enforcers.is_empty(),
+            "SIGKILLed enforcers still run: {enforcers:?}"
+        );
+        let killed = backend.probe(&probes).await.expect("probe");
+        assert_eq!(
+            differences(&killed, &tables[0]),
+            Vec::<String>::new(),
+            "fail closed: the rules outlive the enforcer"
+        );
+
+        backend
+            .change(&changes(1))
+            .await
+            .expect("written while nobody enforces");
+        let stale = backend.probe(&probes).await.expect("probe");
+        assert_eq!(
+            differences(&stale, &tables[0]),
+            Vec::<String>::new(),
+            "nobody applied step 1 yet"
+        );
+
+        let restarted = Instant::now();
+        backend.restart_enforcers().await.expect("restart");
+        let budget = Timeouts::NETNS.enforce;
+        let mut last = Vec::new();
+        while restarted.elapsed() < budget {
+            last = differences(&backend.probe(&probes).await.expect("probe"), &tables[1]);
+            if last.is_empty() {
+                break;
+            }
+        }
+        assert!(
+            last.is_empty(),
+            "not reconciled within {budget:?}: {last:?}"
+        );
+        eprintln!(
+            "reconciled and probed right {:?} after the restart",
+            restarted.elapsed()
+        );
+        backend.teardown().await.expect("teardown");
+    });
+}
+
+fn pattern(text: &str, model: &Model) -> Pattern {
+    Pattern::parse(text, model).expect("pattern")
+}
+
+#[test]
+fn a_policy_the_enforcer_cannot_read_isolates_the_pods_it_selects_and_opens_nothing() {
+    let _one = serial();
+    if !privileged() {
+        return;
+    }
+    let model = Model::default();
+    let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
+    let run_id = backend.run_id().to_owned();
+    runtime().block_on(async {
+        backend.setup(&model).await.expect("setup");
+        let policies = vec![
+            // A bad CIDR beside an allow-everything rule: read, it would open x/a to all.
+            apply(json!({"metadata": {"name": "broken-cidr", "namespace": "x"},
+                "spec": {"podSelector": {"matchLabels": {"pod": "a"}},
+                         "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}, {}]}})),
+            // An unknown operator in the podSelector: every pod of y, egress, nothing allowed.
+            apply(json!({"metadata": {"name": "broken-selector", "namespace": "y"},
+                "spec": {"podSelector": {"matchExpressions": [{"key": "pod", "operator": "Equals", "values": ["b"]}]},
+                         "policyTypes": ["Egress"], "egress": [{}]}})),
+            // A valid policy still allows what it allows: x/b into x/a.
+            apply(json!({"metadata": {"name": "a-from-b", "namespace": "x"},
+                "spec": {"podSelector": {"matchLabels": {"pod": "a"}},
+                         "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}]}]}})),
+        ];
+        backend.change(&policies).await.expect("the enforcers apply what they can read");
+        let rules = [
+            ("*", "x/a", false),
+            ("x/b", "x/a", true),
+            ("y/*", "*", false),
+        ]
+        .map(|(from, to, allow)| Rule { from: pattern(from, &model), to: pattern(to, &model), reach: Reach::from_allowed(allow) });
+        let expected = table_from_rules(&model.pod_ids(), Reach::Allowed, &rules);
+        let tables = [(TCP80, expected.clone()), (UDP80, expected)].into_iter().collect();
+        let matrix = backend.probe(&[TCP80, UDP80]).await.expect("probe");
+        assert_eq!(differences(&matrix, &tables), Vec::<String>::new());
+        for node in ["node1", "node2"] {
+            let path = std::env::temp_dir().join(format!("netpol-{run_id}/status-{node}.json"));
+            let status = std::fs::read_to_string(&path).expect("status");
+            for policy in ["x/broken-cidr", "y/broken-selector"] {
+                assert!(status.contains(&format!("policy {policy}")), "{node} does not warn about {policy}: {status}");
+            }
+        }
+        backend.teardown().await.expect("teardown");
+    });
+}
+
+#[test]
+fn a_probe_agent_that_dies_turns_its_column_into_errors_never_connected_or_timeout() {
+    let _one = serial();
+    if !privileged() {
+        return;
+    }
+    let model = Model::default();
+    let victim = PodId::new("y", "b");
+    let column = model
+        .pod_ids()
+        .iter()
+        .position(|p| *p == victim)
+        .expect("y/b");
+    let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
+    let run_id = backend.run_id().to_owned();
+    runtime().block_on(async {
+        backend.setup(&model).await.expect("setup");
+        let netns = format!("netpol-{run_id}-y-b");
+        let pids = Command::new("ip")
+            .args(["netns", "pids", &netns])
+            .output()
+            .expect("ip netns pids");
+        let pids: Vec<String> = String::from_utf8_lossy(&pids.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(pids.len(), 1, "one agent in {netns}: {pids:?}");
+        let agent =
+            support::processes_mentioning(&format!("netpol-{run_id}/bin/netpol-probe serve"));
+        assert!(
+            agent.iter().any(|(pid, _)| pid.to_string() == pids[0]),
+            "{agent:?}"
+        );
+        Command::new("kill")
+            .args(["-KILL", &pids[0]])
+            .status()
+            .expect("kill");
+        // Gone, or a zombie until the backend reaps its child.
+        let dead = || {
+            let stat = std::fs::read_to_string(Path::new("/proc").join(&pids[0]).join("stat"))
+                .unwrap_or_default();
+            (stat.is_empty()
+                || stat
+                    .rsplit(") ")
+                    .next()
+                    .is_some_and(|rest| rest.starts_with('Z')))
+            .then_some(())
+        };
+        support::wait_for(Duration::from_secs(5), dead).expect("the agent is dead");
+
+        let matrix = backend.probe(&[TCP80, UDP80]).await.expect("probe");
+        for (probe, table) in &matrix {
+            for from in 0..table.pods().len() {
+                let cell = table.get(from, column);
+                assert!(
+                    matches!(cell, Observed::Error(_)),
+                    "{probe} {} → y/b: {cell:?}",
+                    table.pods()[from]
+                );
+            }
+            assert_eq!(
+                *table.get(0, 3),
+                Observed::Connected,
+                "{probe}: x/a → y/a is unaffected"
+            );
+        }
+        backend.teardown().await.expect("teardown");
+    });
+}
+
+#[path = "faults/nft.rs"]
+mod nft;
+#[path = "faults/signals.rs"]
+mod signals;

@@ -1,0 +1,191 @@
+//! What the fault tests share: the root gate, one world at a time, and ways
+//! to see what a run left behind (namespaces, processes, folders).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use netpol_harness::model::{Change, Probe};
+use netpol_harness::probe::Matrix;
+use netpol_harness::truth::TruthTable;
+use netpol_harness::verdict::Comparison;
+
+/// Two cores: worlds built side by side would make probe timeouts lie.
+static ONE_WORLD_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    ONE_WORLD_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn privileged() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false);
+    let tools = which::which("ip").is_ok() && which::which("nft").is_ok();
+    if root && tools {
+        return true;
+    }
+    let reason = if root {
+        "`ip` or `nft` missing"
+    } else {
+        "not root"
+    };
+    assert!(
+        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
+        "NETPOL_REQUIRE_NETNS=1 but {reason}"
+    );
+    eprintln!("skipped: the fault tests need root, iproute2 and nftables ({reason})");
+    false
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+pub fn netpol_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_netpol"))
+}
+
+pub fn apply(json: serde_json::Value) -> Change {
+    Change::Apply(Box::new(
+        serde_json::from_value::<NetworkPolicy>(json).expect("a policy"),
+    ))
+}
+
+/// The cells of `matrix` that differ from `expected`, as sentences.
+pub fn differences(
+    matrix: &Matrix,
+    expected: &std::collections::BTreeMap<Probe, TruthTable>,
+) -> Vec<String> {
+    expected
+        .iter()
+        .flat_map(|(probe, table)| match matrix.get(probe) {
+            Some(observed) => Comparison::new(*probe, table, observed)
+                .mismatches()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            None => vec![format!("{probe} not probed")],
+        })
+        .collect()
+}
+
+/// Namespaces of run `run_id`.
+pub fn run_namespaces(run_id: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("netpol-{run_id}-")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Processes whose command line mentions `text`, with that command line.
+pub fn processes_mentioning(text: &str) -> Vec<(u32, String)> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            (pid != me && line.contains(text)).then_some((pid, line))
+        })
+        .collect()
+}
+
+/// The folder of the run that process `pid` owns, if it has made one.
+pub fn run_folder_of(pid: u32) -> Option<PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("netpol-"))
+                && std::fs::read_to_string(p.join("owner.pid"))
+                    .is_ok_and(|o| o.trim() == pid.to_string())
+        })
+}
+
+/// Polls `found` every millisecond until it gives something or `within` passes.
+pub fn wait_for<T>(within: Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = found() {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The run id in a run folder's name (`/tmp/netpol-<id>`).
+pub fn run_id(folder: &Path) -> String {
+    folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("netpol-"))
+        .expect("a run folder")
+        .to_owned()
+}
+
+/// A scratch folder and network namespace, both removed on drop.
+pub struct Scratch {
+    pub dir: PathBuf,
+    pub netns: String,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        // Not a run id (six hex digits), so `netpol cleanup` never takes it for a run's.
+        let label = format!("netpol-faults-{}-{name}", std::process::id());
+        let dir = std::env::temp_dir().join(&label);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        let _ = Command::new("ip").args(["netns", "del", &label]).output();
+        let status = Command::new("ip")
+            .args(["netns", "add", &label])
+            .status()
+            .expect("ip");
+        assert!(status.success(), "ip netns add {label}");
+        Scratch { dir, netns: label }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Processes first: a namespace lives on while a process holds it.
+        for (pid, _) in processes_mentioning(&format!("{}/", self.dir.display())) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

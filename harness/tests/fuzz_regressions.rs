@@ -1,0 +1,115 @@
+//! The fuzz targets' saved inputs, replayed in the normal test suite: every
+//! input that once crashed a target, and the minimized corpus of the
+//! enforcer's compiler, whose every ruleset `nft -c` must accept (the fuzz
+//! target asks the kernel only for a sample; this asks for all).
+//!
+//! Inputs live in `fuzz/regressions/<target>/`, one file each, exactly as
+//! libFuzzer saved them; the checks are the targets' own (`fuzz/src`).
+
+#[path = "../../fuzz/src/checks.rs"]
+#[allow(dead_code)]
+mod checks;
+#[path = "../../fuzz/src/snapshot_input.rs"]
+mod snapshot_input;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions")
+        .join(target);
+    // A target that never crashed has no folder in a fresh clone.
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            (name, std::fs::read(&p).expect("readable"))
+        })
+        .collect()
+}
+
+/// Decodes bytes the way `fuzz_target!(|input: Input| …)` does.
+fn decode(bytes: &[u8]) -> Option<snapshot_input::Input> {
+    snapshot_input::Input::arbitrary_take_rest(Unstructured::new(bytes)).ok()
+}
+
+fn root_with_nft() -> bool {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    });
+    root && which::which("nft").is_ok()
+}
+
+/// libFuzzer's `-timeout` for the targets; a debug build must stay inside it too.
+const WITHIN: Duration = Duration::from_secs(10);
+
+#[test]
+fn case_files_that_once_crashed_or_stalled_the_loader_now_load_or_fail_in_time() {
+    for (name, bytes) in inputs("case_load") {
+        let started = Instant::now();
+        checks::case_load(&bytes);
+        let took = started.elapsed();
+        assert!(took < WITHIN, "{name} took {took:?}");
+    }
+}
+
+#[test]
+fn truth_tables_that_once_crashed_the_parser_parse_or_fail_cleanly() {
+    for (name, bytes) in inputs("truth_table") {
+        eprintln!("{name}");
+        checks::truth_table(&bytes);
+    }
+}
+
+#[test]
+fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
+    let nft = root_with_nft();
+    if !nft {
+        assert!(
+            std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "NETPOL_REQUIRE_NETNS=1 but `nft -c` cannot run (not root, or no nft)"
+        );
+        eprintln!("not root or no nft: compiling only, `nft -c` skipped");
+    }
+    let saved = inputs("enforcer_compile");
+    let mut checked = 0;
+    for (name, bytes) in &saved {
+        let Some(input) = decode(bytes) else { continue };
+        let json = serde_json::to_vec(&input.snapshot()).expect("json");
+        let Ok(snapshot) = netpol_enforcer::Snapshot::from_json(&json) else {
+            continue;
+        };
+        let text = std::panic::catch_unwind(|| checks::compiled_text(&snapshot))
+            .unwrap_or_else(|_| panic!("{name}: the compiler panicked"));
+        if nft {
+            checks::nft_accepts(&text);
+        }
+        checked += 1;
+    }
+    eprintln!(
+        "{checked} of {} saved inputs decoded to snapshots and compiled",
+        saved.len()
+    );
+    assert!(checked > 0 || saved.is_empty());
+}
