@@ -160,21 +160,43 @@ pub struct RateFigures {
 
 /// Floods x/a → y/a on a reference world, alternately without and with the
 /// policies, so that a machine whose load changes treats both alike.
-pub async fn measure_rate(backend: &mut NetnsBackend, model: &Model) -> Result<RateFigures, String> {
-    backend.setup(model).await.map_err(|e| crate::report::chain(&e))?;
-    let changes: Vec<Change> = policies(RATE_POLICIES, 7).into_iter().map(|p| Change::Apply(Box::new(p))).collect();
+pub async fn measure_rate(
+    backend: &mut NetnsBackend,
+    model: &Model,
+) -> Result<RateFigures, String> {
+    backend
+        .setup(model)
+        .await
+        .map_err(|e| crate::report::chain(&e))?;
+    let changes: Vec<Change> = policies(RATE_POLICIES, 7)
+        .into_iter()
+        .map(|p| Change::Apply(Box::new(p)))
+        .collect();
     let (mut without, mut with, mut installs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..FLOODS {
-        backend.reset().await.map_err(|e| crate::report::chain(&e))?;
+        backend
+            .reset()
+            .await
+            .map_err(|e| crate::report::chain(&e))?;
         without.push(flood_rate(backend).await?);
         let started = Instant::now();
-        backend.change(&changes).await.map_err(|e| crate::report::chain(&e))?;
+        backend
+            .change(&changes)
+            .await
+            .map_err(|e| crate::report::chain(&e))?;
         installs.push(started.elapsed().as_secs_f64());
         with.push(flood_rate(backend).await?);
     }
-    backend.teardown().await.map_err(|e| crate::report::chain(&e))?;
+    backend
+        .teardown()
+        .await
+        .map_err(|e| crate::report::chain(&e))?;
     let install = Duration::from_secs_f64(median(installs));
-    Ok(RateFigures { without: median(without), with: median(with), install })
+    Ok(RateFigures {
+        without: median(without),
+        with: median(with),
+        install,
+    })
 }
 
 pub fn report(sizes: &[SizeFigures], rate: &RateFigures) -> String {

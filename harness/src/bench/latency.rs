@@ -52,7 +52,9 @@ pub async fn measure(
         .map_err(|e| crate::report::chain(&e))?;
     let topology = backend.topology().cloned().ok_or("no topology")?;
     let target = &topology.pods[3];
-    let total = SETTLE * (changes as u32 + 2);
+    // Generous: each change also waits for the enforcers' acknowledgement. The
+    // watcher is stopped once the last change has settled.
+    let total = (SETTLE * 2) * (changes as u32 + 2);
     let args = [
         "watch".to_owned(),
         "--target".to_owned(),
@@ -100,7 +102,7 @@ pub async fn measure(
             .map_err(|e| crate::report::chain(&e))?;
         tokio::time::sleep(SETTLE).await;
     }
-    let _ = watcher.wait().await;
+    let _ = watcher.kill().await;
     let mut seen = reader.await.map_err(|e| e.to_string())?;
     backend
         .teardown()
