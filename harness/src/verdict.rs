@@ -61,8 +61,9 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let observed = match self.observed.reach() {
-            Some(Reach::Allowed) => "connected".to_owned(),
+        let observed = match (&self.observed, self.observed.reach()) {
+            (Observed::Error(_), _) => format!("no answer ({})", self.observed.detail()),
+            (_, Some(Reach::Allowed)) => "connected".to_owned(),
             _ => format!("blocked ({})", self.observed.detail()),
         };
         write!(
@@ -96,9 +97,13 @@ impl Comparison {
         let mut cells = Vec::with_capacity(n * n);
         for from in 0..n {
             for to in 0..n {
-                let cell = match observed.get(from, to).reach() {
+                let seen = observed.get(from, to);
+                let cell = match seen.reach() {
                     _ if from == to => Cell::Ignored,
                     None => Cell::Ignored,
+                    // A probe that failed says nothing about the policy: it
+                    // never passes for a block (a dead agent must not look enforced).
+                    Some(_) if matches!(seen, Observed::Error(_)) => Cell::Mismatch,
                     Some(seen) if seen == expected.get(from, to) => Cell::Match,
                     Some(_) => Cell::Mismatch,
                 };
@@ -192,6 +197,25 @@ mod tests {
         z/b  .   .   .   .   .   .   .   ?   .
         z/c  .   .   .   .   .   .   .   .   ?
         ");
+    }
+
+    #[test]
+    fn a_failed_probe_never_passes_for_a_block() {
+        let pods = Model::default().pod_ids();
+        let expected = TruthTable::filled(pods.clone(), Reach::Denied);
+        let mut observed = ObservedTable::filled(pods, Observed::Timeout);
+        observed.set(0, 1, Observed::Error("probe agent failed".into()));
+        let comparison = Comparison::new(Probe::new(Protocol::Tcp, 80), &expected, &observed);
+        assert!(!comparison.matches());
+        let sentences: Vec<String> = comparison
+            .mismatches()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(
+            sentences,
+            ["x/a → x/b tcp/80: expected blocked, observed no answer (error: probe agent failed)"]
+        );
     }
 
     #[test]

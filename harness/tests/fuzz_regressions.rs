@@ -94,6 +94,7 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
     }
     let saved = inputs("enforcer_compile");
     let mut checked = 0;
+    let mut rejected = Vec::new();
     for (name, bytes) in &saved {
         let Some(input) = decode(bytes) else { continue };
         let json = serde_json::to_vec(&input.snapshot()).expect("json");
@@ -102,11 +103,21 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
         };
         let text = std::panic::catch_unwind(|| checks::compiled_text(&snapshot))
             .unwrap_or_else(|_| panic!("{name}: the compiler panicked"));
-        if nft {
-            checks::nft_accepts(&text);
+        if nft && let Err(error) = netpol_enforcer::check(&text) {
+            rejected.push(format!(
+                "{name}: {}\n{}\n{text}",
+                netpol_enforcer::local::error_chain(&error),
+                serde_json::to_string(&input.snapshot()).unwrap_or_default()
+            ));
         }
         checked += 1;
     }
+    assert!(
+        rejected.is_empty(),
+        "nft -c rejects {} rulesets; the first:\n{}",
+        rejected.len(),
+        rejected[0]
+    );
     eprintln!(
         "{checked} of {} saved inputs decoded to snapshots and compiled",
         saved.len()

@@ -60,11 +60,11 @@ fn every_invalid_case_is_refused_within_bounded_time_and_memory() {
 
 #[test]
 fn a_file_past_the_size_limit_is_refused_before_it_is_read() {
-    let dir = scratch("too-big");
-    let file = dir.join("too-big.yaml");
     let size = MAX_CASE_BYTES as usize + 1;
     let text = format!("name: too-big\n# {}\n", "x".repeat(size - 17));
     assert_eq!(text.len(), size);
+    let dir = scratch("too-big");
+    let file = dir.join("too-big.yaml");
     std::fs::write(&file, text).expect("written");
     let (output, took) = refuse(&file);
     let _ = std::fs::remove_dir_all(&dir);

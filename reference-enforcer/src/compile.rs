@@ -40,7 +40,9 @@ pub fn compile(snapshot: &Snapshot, node: &str) -> Ruleset {
         .iter()
         .filter(|pod| pod.node == node)
         .collect();
-    local.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    // The address too, so that which of two same-named pods comes first
+    // does not depend on the snapshot's order.
+    local.sort_by(|a, b| (&a.namespace, &a.name, a.ip).cmp(&(&b.namespace, &b.name, b.ip)));
     warn_shared_addresses(&local, &mut warnings);
 
     let mut pods: Vec<PodRules> = Vec::new();
@@ -58,7 +60,7 @@ pub fn compile(snapshot: &Snapshot, node: &str) -> Ruleset {
             });
         }
     }
-    let pods = one_per_address(pods);
+    let pods = one_per_identity(one_per_address(pods), &mut warnings);
 
     warnings.sort();
     warnings.dedup();
@@ -220,6 +222,35 @@ fn one_per_address(pods: Vec<PodRules>) -> Vec<PodRules> {
         first.egress = strictest(first.egress.take(), pod.egress);
     }
     kept
+}
+
+/// Chains and sets are named after the pod (`in_<ns>_<pod>_<hash>`), so two
+/// local pods with one namespace and name (a stale snapshot: a pod recreated
+/// at a new address) would declare one object twice, of two address families
+/// even, and nft rejects the whole ruleset (found by the `enforcer_compile`
+/// fuzz target). The first keeps its rules; each other one allows nothing in
+/// the directions it is isolated in (fail closed), which needs no object.
+fn one_per_identity(mut pods: Vec<PodRules>, warnings: &mut Vec<String>) -> Vec<PodRules> {
+    let mut seen: BTreeMap<(String, String), Vec<IpAddr>> = BTreeMap::new();
+    for pod in &mut pods {
+        let addresses = seen
+            .entry((pod.namespace.clone(), pod.name.clone()))
+            .or_default();
+        addresses.push(pod.ip);
+        if addresses.len() > 1 {
+            for isolation in [&mut pod.ingress, &mut pod.egress].into_iter().flatten() {
+                isolation.allows.clear();
+            }
+        }
+    }
+    for ((namespace, name), addresses) in seen.iter().filter(|(_, a)| a.len() > 1) {
+        let list: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
+        warnings.push(format!(
+            "pod {namespace}/{name} appears at {}; rules are named after the pod, so only the first address gets its rules and the others allow nothing where isolated",
+            list.join(", ")
+        ));
+    }
+    pods
 }
 
 fn strictest(a: Option<Isolation>, b: Option<Isolation>) -> Option<Isolation> {

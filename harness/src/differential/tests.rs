@@ -78,7 +78,7 @@ fn every_shrinking_candidate_is_valid_and_smaller() {
             .render()
             .len()
     };
-    for generated in generate::generate(11, 6) {
+    for generated in generate::generate(11, 3) {
         let case = load(&generated.yaml, &generated.name);
         let candidates = shrink::candidates(&case, &model);
         assert!(!candidates.is_empty());

@@ -133,3 +133,47 @@ fn a_policy_without_namespace_isolates_every_local_pod() {
         })));
     assert!(ruleset.pods.iter().all(|p| p.egress.is_none()));
 }
+
+#[test]
+fn two_local_pods_with_one_name_keep_one_set_of_rules_and_the_other_allows_nothing() {
+    // A stale snapshot: x/a recreated at an IPv6 address while the old entry lingers.
+    let mut snapshot = snapshot(json!([policy(
+        "x",
+        "web",
+        json!({"podSelector": {}, "ingress": [{}]})
+    )]));
+    let mut again = snapshot.pods[0].clone();
+    again.ip = "fd00::1".parse().unwrap();
+    snapshot.pods.insert(0, again);
+    let ruleset = compile(&snapshot, NODE);
+    let entries: Vec<(String, bool)> = ruleset
+        .pods
+        .iter()
+        .filter(|p| p.id() == "x/a")
+        .map(|p| {
+            (
+                p.ip.to_string(),
+                p.ingress.as_ref().is_some_and(|i| i.allows.is_empty()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("10.0.1.1".to_string(), false),
+            ("fd00::1".to_string(), true)
+        ],
+        "the first address keeps its rules, the other allows nothing"
+    );
+    assert!(
+        ruleset
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("pod x/a appears at 10.0.1.1, fd00::1")),
+        "{:?}",
+        ruleset.warnings
+    );
+    let text = crate::render::render(&ruleset);
+    let chains = text.matches("chain in_x_a_").count();
+    assert_eq!(chains, 1, "one chain per name:\n{text}");
+}
