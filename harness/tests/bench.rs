@@ -3,26 +3,13 @@
 //! exec per source pod — beats one process per probe. Needs root, like the
 //! netns tests.
 
+#[path = "common/privilege.rs"]
+mod privilege;
+
 use std::process::Command;
 
 fn privileged() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false);
-    if root && which::which("ip").is_ok() && which::which("nft").is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
-        "NETPOL_REQUIRE_NETNS=1 but no root, ip or nft"
-    );
-    eprintln!("skipped: the matrix benchmark needs root, iproute2 and nftables");
-    false
+    privilege::privileged("the matrix benchmark")
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! Needs root; without it the test says why and passes, unless
 //! `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure.
 
+#[path = "common/privilege.rs"]
+mod privilege;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -27,29 +30,7 @@ const DEFAULT_SEED: u64 = 1;
 const PROGRESS_EVERY: u64 = 50;
 
 fn privileged() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false);
-    let tools = which::which("ip").is_ok() && which::which("nft").is_ok();
-    if root && tools {
-        return true;
-    }
-    let reason = if root {
-        "`ip` or `nft` missing"
-    } else {
-        "not root"
-    };
-    assert!(
-        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
-        "NETPOL_REQUIRE_NETNS=1 but {reason}"
-    );
-    eprintln!("skipped: the differential suite needs root, iproute2 and nftables ({reason})");
-    false
+    privilege::privileged("the differential tests")
 }
 
 fn env_number(name: &str, default: u64) -> u64 {

@@ -5,6 +5,8 @@
 //! Needs root; without it each test says why and passes, unless
 //! `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure. One world at a time.
 
+#[path = "common/privilege.rs"]
+mod privilege;
 #[path = "faults/support.rs"]
 mod support;
 

@@ -2,6 +2,9 @@
 //! on this kernel. Needs root; without it each test says why and passes,
 //! unless `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure.
 
+#[path = "common/privilege.rs"]
+mod privilege;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,29 +17,7 @@ use netpol_harness::probe::{Matrix, Observed};
 use netpol_harness::timeouts::Timeouts;
 
 fn privileged() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false);
-    let tools = which::which("ip").is_ok() && which::which("nft").is_ok();
-    if root && tools {
-        return true;
-    }
-    let reason = if root {
-        "`ip` or `nft` missing"
-    } else {
-        "not root"
-    };
-    assert!(
-        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
-        "NETPOL_REQUIRE_NETNS=1 but {reason}"
-    );
-    eprintln!("skipped: the netns tests need root, iproute2 and nftables ({reason})");
-    false
+    privilege::privileged("the netns tests")
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -2,6 +2,9 @@
 //! `--verbose`, the summary by area, and `--known-deviations` (on the oracle,
 //! and the shipped list on the real `--cni none` dataplane).
 
+#[path = "common/privilege.rs"]
+mod privilege;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -161,27 +164,6 @@ fn the_shipped_list_for_netns_none_turns_every_failure_into_an_expected_one() {
     );
 }
 
-/// Root with `ip` and `nft`, as the netns tests want; otherwise says why and
-/// skips, unless `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure.
 fn privileged() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false);
-    let tools = which::which("ip").is_ok() && which::which("nft").is_ok();
-    let reason = match (root, tools) {
-        (true, true) => return true,
-        (false, _) => "not root",
-        (true, false) => "`ip` or `nft` missing",
-    };
-    assert!(
-        std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
-        "NETPOL_REQUIRE_NETNS=1 but {reason}"
-    );
-    eprintln!("skipped: the netns run needs root, iproute2 and nftables ({reason})");
-    false
+    privilege::privileged("the netns run")
 }
