@@ -103,3 +103,65 @@ impl ObservedTable {
 
 /// Everything one probing round saw.
 pub type Matrix = BTreeMap<Probe, ObservedTable>;
+
+/// One result line of the probe agent (`netpol-probe probe`), as every
+/// backend that runs the agent reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentLine {
+    /// The target's name as the backend gave it (`x/b`, or with a suffix).
+    pub to: String,
+    /// `None` for a protocol or port the harness does not know.
+    pub probe: Option<Probe>,
+    pub observed: Observed,
+}
+
+#[derive(Deserialize)]
+struct RawLine {
+    to: String,
+    protocol: String,
+    port: u16,
+    result: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Reads one line of agent output; `None` for anything that is not a result.
+pub fn parse_agent_line(line: &str) -> Option<AgentLine> {
+    let raw: RawLine = serde_json::from_str(line).ok()?;
+    let observed = match raw.result.as_str() {
+        "connected" => Observed::Connected,
+        "refused" => Observed::Refused,
+        "timeout" => Observed::Timeout,
+        "unsupported" => Observed::Unsupported,
+        _ => Observed::Error(raw.error.unwrap_or(raw.result)),
+    };
+    let probe = format!("{}/{}", raw.protocol, raw.port).parse().ok();
+    Some(AgentLine {
+        to: raw.to,
+        probe,
+        observed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Protocol;
+
+    #[test]
+    fn agent_lines_become_observations_and_anything_else_is_skipped() {
+        let line = parse_agent_line(
+            r#"{"to":"x/b","protocol":"udp","port":81,"result":"timeout","micros":5}"#,
+        )
+        .unwrap();
+        assert_eq!(line.to, "x/b");
+        assert_eq!(line.probe, Some(Probe::new(Protocol::Udp, 81)));
+        assert_eq!(line.observed, Observed::Timeout);
+        let failed = parse_agent_line(
+            r#"{"to":"x/b","protocol":"tcp","port":80,"result":"error","error":"oops"}"#,
+        )
+        .unwrap();
+        assert_eq!(failed.observed, Observed::Error("oops".into()));
+        assert_eq!(parse_agent_line("netpol-probe: warming up"), None);
+    }
+}

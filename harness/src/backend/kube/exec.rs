@@ -8,12 +8,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::AttachParams;
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::objects::{AGENT, CONTAINER};
 use crate::model::{PodId, Probe};
-use crate::probe::{Matrix, Observed, ObservedTable};
+use crate::probe::{Matrix, Observed, ObservedTable, parse_agent_line};
 
 /// Which address a probe dials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -70,26 +69,6 @@ pub fn targets(
     out
 }
 
-#[derive(Debug, Deserialize)]
-struct Line {
-    to: String,
-    protocol: String,
-    port: u16,
-    result: String,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-fn observed(line: &Line) -> Observed {
-    match line.result.as_str() {
-        "connected" => Observed::Connected,
-        "refused" => Observed::Refused,
-        "timeout" => Observed::Timeout,
-        "unsupported" => Observed::Unsupported,
-        _ => Observed::Error(line.error.clone().unwrap_or_else(|| line.result.clone())),
-    }
-}
-
 /// One Service result that disagreed with the pod-IP result of the same cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Divergence {
@@ -130,10 +109,7 @@ pub fn matrix(
     for (from, output) in outputs {
         match output {
             Ok(stdout) => {
-                for line in stdout
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-                {
+                for line in stdout.lines().filter_map(parse_agent_line) {
                     let (name, table) = match line.to.strip_suffix(VIA_SERVICE) {
                         Some(name) => (name, &mut by_service),
                         None => (line.to.as_str(), &mut by_pod),
@@ -141,9 +117,8 @@ pub fn matrix(
                     let Some(to) = pods.iter().position(|p| p.to_string() == name) else {
                         continue;
                     };
-                    let probe = format!("{}/{}", line.protocol, line.port).parse::<Probe>();
-                    if let Some(table) = probe.ok().and_then(|p| table.get_mut(&p)) {
-                        table.set(*from, to, observed(&line));
+                    if let Some(table) = line.probe.and_then(|p| table.get_mut(&p)) {
+                        table.set(*from, to, line.observed);
                     }
                 }
             }

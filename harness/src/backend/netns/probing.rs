@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::json;
 use tokio::task::JoinSet;
 
@@ -11,30 +10,10 @@ use super::preflight::Tools;
 use super::topology::Topology;
 use crate::command;
 use crate::model::Probe;
-use crate::probe::{Matrix, Observed, ObservedTable};
+use crate::probe::{Matrix, Observed, ObservedTable, parse_agent_line};
 use crate::timeouts::Timeouts;
 
 /// One line of the agent's output.
-#[derive(Debug, Deserialize)]
-struct Line {
-    to: String,
-    protocol: String,
-    port: u16,
-    result: String,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-fn observed(line: &Line) -> Observed {
-    match line.result.as_str() {
-        "connected" => Observed::Connected,
-        "refused" => Observed::Refused,
-        "timeout" => Observed::Timeout,
-        "unsupported" => Observed::Unsupported,
-        _ => Observed::Error(line.error.clone().unwrap_or_else(|| line.result.clone())),
-    }
-}
-
 /// Probes every pod to every pod. `dead` agents (by pod index) make their
 /// destination cells `error`: a dead server must never read as blocked.
 pub async fn probe_matrix(
@@ -90,17 +69,12 @@ pub async fn probe_matrix(
         let Ok((from, result)) = joined else { continue };
         match result {
             Ok(output) => {
-                for line in output
-                    .stdout
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-                {
+                for line in output.stdout.lines().filter_map(parse_agent_line) {
                     let Some(to) = pods.iter().position(|p| p.to_string() == line.to) else {
                         continue;
                     };
-                    let probe = format!("{}/{}", line.protocol, line.port).parse::<Probe>();
-                    if let Some(table) = probe.ok().and_then(|p| matrix.get_mut(&p)) {
-                        table.set(from, to, observed(&line));
+                    if let Some(table) = line.probe.and_then(|p| matrix.get_mut(&p)) {
+                        table.set(from, to, line.observed);
                     }
                 }
             }
@@ -195,8 +169,8 @@ pub async fn probe_per_cell(
             Ok(output) => output
                 .stdout
                 .lines()
-                .find_map(|l| serde_json::from_str::<Line>(l).ok())
-                .map(|l| observed(&l)),
+                .find_map(parse_agent_line)
+                .map(|l| l.observed),
             Err(error) => Some(Observed::Error(error.to_string())),
         };
         if let (Some(table), Some(seen)) = (matrix.get_mut(&probe), seen) {
