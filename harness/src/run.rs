@@ -160,7 +160,7 @@ async fn run_step<B: Backend>(
     if !changes.is_empty()
         && let Err(error) = backend.change(&changes).await
     {
-        return failed(format!("step {index}: {}", crate::report::chain(&error)));
+        return failed(format!("step {index}: {}", crate::error::chain(&error)));
     }
     let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = case
         .probes

@@ -11,8 +11,9 @@ use netpol_harness::backend::netns::{Cni, NetnsBackend};
 use netpol_harness::backend::oracle::OracleBackend;
 use netpol_harness::backend::{AVAILABLE, Backend};
 use netpol_harness::case::{self, Case};
+use netpol_harness::error::chain;
 use netpol_harness::model::{Addresses, Model};
-use netpol_harness::report::{chain, terminal};
+use netpol_harness::report::terminal;
 use netpol_harness::run;
 use netpol_harness::verdict::Verdict;
 

@@ -154,7 +154,7 @@ impl Backend for KubeconfigBackend {
         let version = client.apiserver_version().await.map_err(|e| {
             error(format!(
                 "cannot reach the API server: {}",
-                crate::report::chain(&e)
+                crate::error::chain(&e)
             ))
         })?;
         self.kubernetes = Some(version.git_version);

@@ -80,7 +80,7 @@ pub async fn measure_sizes(
     let addresses = backend
         .setup(model)
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     let topology = backend.topology().cloned().ok_or("no topology")?;
     let node = &topology.nodes[0];
     let nft = netpol_enforcer::Nft::in_netns(&node.netns);
@@ -114,7 +114,7 @@ pub async fn measure_sizes(
     backend
         .teardown()
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     Ok(figures)
 }
 
@@ -167,30 +167,27 @@ pub async fn measure_rate(
     backend
         .setup(model)
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     let changes: Vec<Change> = policies(RATE_POLICIES, 7)
         .into_iter()
         .map(|p| Change::Apply(Box::new(p)))
         .collect();
     let (mut without, mut with, mut installs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..FLOODS {
-        backend
-            .reset()
-            .await
-            .map_err(|e| crate::report::chain(&e))?;
+        backend.reset().await.map_err(|e| crate::error::chain(&e))?;
         without.push(flood_rate(backend).await?);
         let started = Instant::now();
         backend
             .change(&changes)
             .await
-            .map_err(|e| crate::report::chain(&e))?;
+            .map_err(|e| crate::error::chain(&e))?;
         installs.push(started.elapsed().as_secs_f64());
         with.push(flood_rate(backend).await?);
     }
     backend
         .teardown()
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     let install = Duration::from_secs_f64(median(installs));
     Ok(RateFigures {
         without: median(without),

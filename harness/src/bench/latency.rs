@@ -49,7 +49,7 @@ pub async fn measure(
     backend
         .setup(model)
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     let topology = backend.topology().cloned().ok_or("no topology")?;
     let target = &topology.pods[3];
     // Generous: each change also waits for the enforcers' acknowledgement. The
@@ -99,7 +99,7 @@ pub async fn measure(
         backend
             .change(&[change])
             .await
-            .map_err(|e| crate::report::chain(&e))?;
+            .map_err(|e| crate::error::chain(&e))?;
         tokio::time::sleep(SETTLE).await;
     }
     let _ = watcher.kill().await;
@@ -107,7 +107,7 @@ pub async fn measure(
     backend
         .teardown()
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     seen.sort_by_key(|w| w.launched_unix_micros);
     Ok(latencies(&writes, &seen))
 }

@@ -25,7 +25,7 @@ pub async fn measure<B: Backend>(backend: &mut B, cases: &[Case]) -> Result<Suit
     let addresses = backend
         .setup(&model)
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     let setup = started.elapsed();
     let started = Instant::now();
     let mut failed = 0;
@@ -43,7 +43,7 @@ pub async fn measure<B: Backend>(backend: &mut B, cases: &[Case]) -> Result<Suit
     backend
         .teardown()
         .await
-        .map_err(|e| crate::report::chain(&e))?;
+        .map_err(|e| crate::error::chain(&e))?;
     let steps = cases.iter().map(|c| c.steps.len()).sum();
     Ok(SuiteFigures {
         cases: cases.len(),

@@ -83,12 +83,12 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
                 backend
                     .setup(&model)
                     .await
-                    .map_err(|e| crate::report::chain(&e))?;
+                    .map_err(|e| crate::error::chain(&e))?;
                 let figures = bench::matrix::measure(&mut backend, &probes, workers).await;
                 backend
                     .teardown()
                     .await
-                    .map_err(|e| crate::report::chain(&e))?;
+                    .map_err(|e| crate::error::chain(&e))?;
                 figures
             });
             bench::matrix::report(&figures.map_err(UsageError::Message)?, workers)

@@ -15,7 +15,6 @@ use crate::case::{self, Case};
 use crate::exit;
 use crate::model::{Model, PodId, Probe, World};
 use crate::oracle::Oracle;
-use crate::report;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -204,7 +203,7 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("{}", report::chain(&error));
+            eprintln!("{}", crate::error::chain(&error));
             ExitCode::from(exit::BAD_INPUT)
         }
     }

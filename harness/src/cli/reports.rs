@@ -8,7 +8,7 @@ use clap::ValueEnum;
 
 use super::UsageError;
 use crate::exit;
-use crate::report::{self, compare, html, junit, runs};
+use crate::report::{compare, html, junit, runs};
 
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
@@ -42,7 +42,7 @@ pub struct ReportArgs {
 }
 
 fn load(files: &[PathBuf]) -> Result<Vec<runs::Run>, UsageError> {
-    runs::load(files).map_err(|e| UsageError::Message(report::chain(&e)))
+    runs::load(files).map_err(|e| UsageError::Message(crate::error::chain(&e)))
 }
 
 pub fn compare(args: CompareArgs) -> Result<u8, UsageError> {
@@ -58,7 +58,7 @@ pub fn compare(args: CompareArgs) -> Result<u8, UsageError> {
 pub fn report(args: ReportArgs) -> Result<u8, UsageError> {
     let runs = load(&args.files)?;
     if let Some(path) = &args.html {
-        html::write(path, &runs).map_err(|e| UsageError::Message(report::chain(&e)))?;
+        html::write(path, &runs).map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
         eprintln!("netpol report: wrote {}", path.display());
     }
     if let Some(path) = &args.junit {
@@ -69,7 +69,7 @@ pub fn report(args: ReportArgs) -> Result<u8, UsageError> {
         }
         let xml = all
             .to_string()
-            .map_err(|e| UsageError::Message(report::chain(&junit::JunitError::Render(e))))?;
+            .map_err(|e| UsageError::Message(crate::error::chain(&junit::JunitError::Render(e))))?;
         std::fs::write(path, xml).map_err(|source| UsageError::Write {
             path: path.clone(),
             source,

@@ -12,7 +12,6 @@ use crate::backend::oracle::OracleBackend;
 use crate::case::Case;
 use crate::exit;
 use crate::model::Model;
-use crate::report;
 use crate::report::console::{self, Verbosity};
 use crate::report::deviations::{self, KnownDeviations};
 use crate::report::json::{Results, RunInfo};
@@ -72,7 +71,7 @@ pub(super) async fn run_on<B: Backend>(
     // Before the world is built: a bad list is bad input, nothing is judged.
     let deviations = match &args.known_deviations {
         Some(path) => {
-            Some(deviations::load(path).map_err(|e| UsageError::Message(report::chain(&e)))?)
+            Some(deviations::load(path).map_err(|e| UsageError::Message(crate::error::chain(&e)))?)
         }
         None => None,
     };
@@ -105,11 +104,11 @@ pub(super) async fn run_on<B: Backend>(
     };
     let teardown = backend.teardown().await;
     let Some(results) = outcome else {
-        teardown.map_err(|e| UsageError::Message(report::chain(&e)))?;
+        teardown.map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
         return Ok(exit::INTERRUPTED);
     };
     let mut results = results?;
-    teardown.map_err(|e| UsageError::Message(report::chain(&e)))?;
+    teardown.map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
     results.extend(
         excluded
             .iter()
@@ -128,7 +127,7 @@ pub(super) async fn run_on<B: Backend>(
         write_results(path, &document)?;
     }
     if let Some(path) = &args.junit {
-        junit::write(path, &document).map_err(|e| UsageError::Message(report::chain(&e)))?;
+        junit::write(path, &document).map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
     }
     if verbosity != Verbosity::Quiet {
         print!("{}", console::areas(&results));
@@ -175,7 +174,7 @@ async fn run_all<B: Backend>(
     let addresses = backend
         .setup(model)
         .await
-        .map_err(|e| UsageError::Message(report::chain(&e)))?;
+        .map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
     let bar = terminal::progress(cases.len());
     let mut results = Vec::new();
     for case in cases {

@@ -26,7 +26,7 @@ async fn run(env: &[(&str, String)], argv: &[String], timeout: Duration) -> Resu
     let args: Vec<&str> = full[1..].iter().map(String::as_str).collect();
     command::run(&full[0], &args, None, timeout)
         .await
-        .map_err(|e| crate::report::chain(&e))
+        .map_err(|e| crate::error::chain(&e))
 }
 
 fn s(path: &Path) -> String {
@@ -322,7 +322,7 @@ impl Cluster<'_> {
         let objects = apply::parse_manifests(text).map_err(|e| format!("{source}: {e}"))?;
         apply::apply_manifests(client, &objects, Timeouts::CNI_READY)
             .await
-            .map_err(|e| format!("{source}: {}", crate::report::chain(&e)))?;
+            .map_err(|e| format!("{source}: {}", crate::error::chain(&e)))?;
         Ok(())
     }
 

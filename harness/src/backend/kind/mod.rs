@@ -200,13 +200,13 @@ impl Backend for KindBackend {
         for workload in &plan.recipe.ready {
             let wait = apply::await_workload(&client, workload, Timeouts::CNI_READY);
             phase(format!("waiting for {workload}"), async {
-                wait.await.map_err(|e| crate::report::chain(&e))
+                wait.await.map_err(|e| crate::error::chain(&e))
             })
             .await?;
         }
         let nodes = apply::await_nodes(&client, Timeouts::CNI_READY);
         phase("waiting for every node".into(), async {
-            nodes.await.map_err(|e| crate::report::chain(&e))
+            nodes.await.map_err(|e| crate::error::chain(&e))
         })
         .await?;
         let options = WorldOptions {
@@ -221,7 +221,7 @@ impl Backend for KindBackend {
         ));
         let setup = world.setup(model);
         phase("creating the model world".into(), async {
-            setup.await.map_err(|e| crate::report::chain(&e))
+            setup.await.map_err(|e| crate::error::chain(&e))
         })
         .await
     }

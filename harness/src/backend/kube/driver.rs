@@ -267,7 +267,7 @@ impl Driver {
             Err(e) => {
                 return vec![format!(
                     "cannot list this run's namespaces: {}",
-                    crate::report::chain(&e)
+                    crate::error::chain(&e)
                 )];
             }
         };
@@ -282,7 +282,7 @@ impl Driver {
             if let Err(e) = all.delete(&name, &DeleteParams::background()).await {
                 problems.push(format!(
                     "cannot delete namespace `{name}`: {}",
-                    crate::report::chain(&e)
+                    crate::error::chain(&e)
                 ));
             }
         }

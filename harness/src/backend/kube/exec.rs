@@ -184,7 +184,7 @@ pub async fn exec_agent(
         let mut process = pods
             .exec(pod, command, &params)
             .await
-            .map_err(|e| format!("exec failed: {}", crate::report::chain(&e)))?;
+            .map_err(|e| format!("exec failed: {}", crate::error::chain(&e)))?;
         let mut input = process.stdin().ok_or("exec has no stdin")?;
         let mut output = process.stdout().ok_or("exec has no stdout")?;
         let mut errors = process.stderr().ok_or("exec has no stderr")?;

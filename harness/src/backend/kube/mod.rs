@@ -21,7 +21,7 @@ use super::BackendError;
 pub fn backend_error(backend: &'static str, error: DriverError) -> BackendError {
     BackendError {
         backend,
-        message: crate::report::chain(&error),
+        message: crate::error::chain(&error),
         source: None,
     }
 }

@@ -3,9 +3,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::error::chain;
 use crate::model::{Model, Protocol};
 use crate::probe::{Observed, ObservedTable};
-use crate::report::chain;
 use crate::run::StepResult;
 use crate::truth::{Reach, TruthTable};
 use crate::verdict::Comparison;
