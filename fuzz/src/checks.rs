@@ -23,8 +23,8 @@ pub fn case_load(bytes: &[u8]) {
     let model = Model::default();
     if let Ok(case) = case::parse_case(text, Path::new("cases/fuzz.yaml"), &model) {
         for step in &case.steps {
-            let complete =
-                step.expect_oracle || case.probes.iter().all(|p| step.expect.contains_key(p));
+            let complete = step.expect == case::Expectation::Oracle
+                || case.probes.iter().all(|p| step.expect.table(p).is_some());
             assert!(complete, "a step without a table for a probed port");
         }
     }

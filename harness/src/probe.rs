@@ -7,7 +7,15 @@ use serde::{Deserialize, Serialize};
 use crate::model::{PodId, Probe};
 use crate::truth::{Reach, render_grid};
 
-/// The raw result of one probe. Only `Connected` counts as reachable.
+/// A cell whose probe failed, in observed tables and comparison grids.
+pub const ERROR_SYMBOL: char = '!';
+/// A cell nobody judged: the diagonal, or a protocol the backend cannot carry.
+pub const NOT_JUDGED_SYMBOL: char = '?';
+
+/// The raw result of one probe. Every consumer reads it as one of three
+/// values (see [`Observed::reach`]): reached (`Connected`), blocked
+/// (`Refused`, `Timeout`), or unknown: a probe that failed (`Error`) observed
+/// nothing, and is never read as a block; `Unsupported` was never probed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observed {
@@ -21,12 +29,32 @@ pub enum Observed {
 }
 
 impl Observed {
-    /// The cell as a truth value; `None` for cells that cannot be judged.
+    /// What the cell says about reachability: `None` when nothing was
+    /// observed (the probe failed, or the protocol was never probed).
     pub fn reach(&self) -> Option<Reach> {
         match self {
             Observed::Connected => Some(Reach::Allowed),
-            Observed::Refused | Observed::Timeout | Observed::Error(_) => Some(Reach::Denied),
-            Observed::Unsupported => None,
+            Observed::Refused | Observed::Timeout => Some(Reach::Denied),
+            Observed::Error(_) | Observed::Unsupported => None,
+        }
+    }
+
+    /// Why the probe failed, for an `Error`.
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            Observed::Error(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The cell in an observed table: `.` reached, `X` blocked, `!` the probe
+    /// failed, `?` not probed. Only `.` and `X` are case-file syntax, so a
+    /// table with a failed probe cannot be pasted into a case as a block.
+    pub fn symbol(&self) -> char {
+        match (self.reach(), self) {
+            (Some(reach), _) => reach.symbol(),
+            (None, Observed::Error(_)) => ERROR_SYMBOL,
+            (None, _) => NOT_JUDGED_SYMBOL,
         }
     }
 
@@ -75,13 +103,11 @@ impl ObservedTable {
         self.cells[from * width + to] = value;
     }
 
-    /// The table in case-file syntax (`.` connected, `X` not, `?` unsupported).
+    /// The table in case-file syntax (`.` connected, `X` refused or timed
+    /// out), with `!` where the probe failed and `?` where nothing was probed.
     pub fn render_lines(&self) -> Vec<String> {
         render_grid(&self.pods, |from, to| {
-            self.get(from, to)
-                .reach()
-                .map_or('?', |r| r.symbol())
-                .to_string()
+            self.get(from, to).symbol().to_string()
         })
     }
 

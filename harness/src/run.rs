@@ -1,51 +1,36 @@
-//! Running cases on a backend: steps, convergence, verdicts.
+//! Running cases on a backend: steps, convergence, and the session that
+//! judges one case after another on one world, keeping every result as it is
+//! decided (so what was judged survives a stop at any point).
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
-use crate::backend::{Backend, Capabilities};
-use crate::case::Case;
+use crate::backend::{Backend, BackendError, Capabilities};
+use crate::case::{Case, Expectation};
+use crate::error::chain;
 use crate::model::{Addresses, Model, Probe};
 use crate::probe::{Observed, ObservedTable};
-use crate::verdict::{Comparison, Verdict};
+use crate::verdict::deviations::KnownDeviations;
+use crate::verdict::{CaseResult, Comparison, Failure, StepResult, Verdict};
 
-/// One step's outcome.
-#[derive(Clone, Debug)]
-pub struct StepResult {
-    pub index: usize,
-    pub verdict: Verdict,
-    pub reason: Option<String>,
-    pub attempts: u32,
-    /// From the start of the step's changes to the end of the first observation that matched.
-    pub time_to_enforce: Option<Duration>,
-    pub comparisons: BTreeMap<Probe, Comparison>,
+/// The reason of the cases after one whose world could not be reset.
+pub const NOT_RUN_UNRESET: &str = "not run: the world could not be reset";
+/// The reason of cases judged before the world was built (never, in `netpol run`).
+pub const NOT_RUN_NO_WORLD: &str = "not run: the world was not built";
+
+/// A case judged, and whether the world is back to the one `setup` built.
+#[derive(Debug)]
+pub struct CaseRun {
+    pub result: CaseResult,
+    /// Why the world could not be reset after the case: anything judged on
+    /// it afterwards would not be judged on the world the cases assume.
+    pub unreset: Option<BackendError>,
 }
 
-/// One case's outcome.
-#[derive(Clone, Debug)]
-pub struct CaseResult {
-    pub name: String,
-    pub file: String,
-    pub tags: Vec<String>,
-    pub verdict: Verdict,
-    pub reason: Option<String>,
-    pub duration: Duration,
-    pub steps: Vec<StepResult>,
-}
-
-impl CaseResult {
-    /// A case that did not run, with the reason.
-    pub fn skipped(case: &Case, reason: String) -> CaseResult {
-        CaseResult {
-            name: case.name.clone(),
-            file: case.file.display().to_string(),
-            tags: case.tags.clone(),
-            verdict: Verdict::Skipped,
-            reason: Some(reason),
-            duration: Duration::ZERO,
-            steps: Vec::new(),
-        }
-    }
+/// The protocols of `probes`, sorted and once each, as reasons list them.
+fn protocol_names<'a>(probes: impl IntoIterator<Item = &'a Probe>) -> String {
+    let names: BTreeSet<&str> = probes.into_iter().map(|p| p.protocol.name()).collect();
+    names.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 /// Why a case cannot be judged on this backend at all, if it cannot.
@@ -53,44 +38,36 @@ fn unsupported_reason(case: &Case, capabilities: &Capabilities) -> Option<String
     if case.needs_ipv6() && !capabilities.ipv6 {
         return Some("ipv6 unsupported by backend".into());
     }
-    let missing: Vec<String> = case
-        .probes
-        .iter()
-        .filter(|p| !capabilities.protocols.contains(&p.protocol))
-        .map(|p| p.protocol.to_string())
-        .collect();
-    if missing.len() == case.probes.len() {
-        let mut names = missing;
-        names.dedup();
-        return Some(format!("{} unsupported by backend", names.join(", ")));
+    let carried = |p: &&Probe| capabilities.protocols.contains(&p.protocol);
+    if !case.probes.iter().any(|p| carried(&p)) {
+        return Some(format!(
+            "{} unsupported by backend",
+            protocol_names(&case.probes)
+        ));
     }
     None
 }
 
-/// Runs one case from the world `setup` built, leaving the backend reset.
+/// Runs one case from the world `setup` built, then resets the world.
 pub async fn run_case<B: Backend>(
     backend: &mut B,
     case: &Case,
     model: &Model,
     addresses: &Addresses,
-) -> CaseResult {
+) -> CaseRun {
     let started = Instant::now();
     let capabilities = backend.capabilities();
     if let Some(reason) = unsupported_reason(case, &capabilities) {
-        return CaseResult::skipped(case, reason);
+        return CaseRun {
+            result: CaseResult::skipped(case, reason),
+            unreset: None,
+        };
     }
     let mut steps = Vec::new();
     let mut failed = false;
     for index in 0..case.steps.len() {
         if failed {
-            steps.push(StepResult {
-                index,
-                verdict: Verdict::Skipped,
-                reason: Some("an earlier step failed".into()),
-                attempts: 0,
-                time_to_enforce: None,
-                comparisons: BTreeMap::new(),
-            });
+            steps.push(StepResult::skipped(index, "an earlier step failed"));
             continue;
         }
         let result = run_step(backend, case, index, model, addresses, &capabilities).await;
@@ -98,28 +75,34 @@ pub async fn run_case<B: Backend>(
         steps.push(result);
     }
     let reset = backend.reset().await;
-    let verdict = if failed || reset.is_err() {
-        Verdict::Failed
-    } else if steps.iter().any(|s| s.verdict == Verdict::Skipped) {
-        Verdict::Skipped
-    } else {
-        Verdict::Passed
+    let first = |verdict: Verdict| steps.iter().find(|s| s.verdict == verdict);
+    let (verdict, failure, reason) = match &reset {
+        Err(error) => (
+            Verdict::Failed,
+            Some(Failure::Backend),
+            Some(format!(
+                "could not reset the world after the case: {}",
+                chain(error)
+            )),
+        ),
+        Ok(()) => match (first(Verdict::Failed), first(Verdict::Skipped)) {
+            (Some(step), _) => (Verdict::Failed, step.failure, step.reason.clone()),
+            (None, Some(step)) => (Verdict::Skipped, None, step.reason.clone()),
+            (None, None) => (Verdict::Passed, None, None),
+        },
     };
-    let reason = match reset {
-        Err(error) => Some(format!("could not reset the world after the case: {error}")),
-        Ok(()) => steps
-            .iter()
-            .find(|s| s.verdict == verdict)
-            .and_then(|s| s.reason.clone()),
-    };
-    CaseResult {
-        name: case.name.clone(),
-        file: case.file.display().to_string(),
-        tags: case.tags.clone(),
-        verdict,
-        reason,
-        duration: started.elapsed(),
-        steps,
+    CaseRun {
+        result: CaseResult {
+            name: case.name.clone(),
+            file: case.file.display().to_string(),
+            tags: case.tags.clone(),
+            verdict,
+            reason,
+            failure,
+            duration: started.elapsed(),
+            steps,
+        },
+        unreset: reset.err(),
     }
 }
 
@@ -132,19 +115,29 @@ async fn run_step<B: Backend>(
     capabilities: &Capabilities,
 ) -> StepResult {
     let step = &case.steps[index];
-    let failed = |reason: String| StepResult {
-        index,
-        verdict: Verdict::Failed,
-        reason: Some(reason),
-        attempts: 0,
-        time_to_enforce: None,
-        comparisons: BTreeMap::new(),
+    let failed = |failure, reason: String| StepResult::failed(index, failure, reason);
+    let tables = match &step.expect {
+        Expectation::Tables(tables) => tables,
+        Expectation::Oracle => {
+            return failed(
+                Failure::Case,
+                format!(
+                    "step {index} expects the oracle's matrix (`expect: oracle`): run it with --differential"
+                ),
+            );
+        }
     };
-    // An empty expectation would match anything: never let it pass.
-    if step.expect_oracle {
-        return failed(format!(
-            "step {index} expects the oracle's matrix (`expect: oracle`): run it with --differential"
-        ));
+    let mut expected = Vec::with_capacity(case.probes.len());
+    for probe in &case.probes {
+        match tables.get(probe) {
+            Some(table) => expected.push((*probe, table)),
+            None => {
+                return failed(
+                    Failure::Case,
+                    format!("step {index} has no expectation for {probe}, which the case probes"),
+                );
+            }
+        }
     }
     // Time to enforce counts from the first write, as a user would time it.
     let changed = Instant::now();
@@ -155,12 +148,12 @@ async fn run_step<B: Backend>(
         .collect();
     let changes = match changes {
         Ok(changes) => changes,
-        Err(reason) => return failed(format!("step {index}: {reason}")),
+        Err(reason) => return failed(Failure::Case, format!("step {index}: {reason}")),
     };
     if !changes.is_empty()
         && let Err(error) = backend.change(&changes).await
     {
-        return failed(format!("step {index}: {}", crate::error::chain(&error)));
+        return failed(Failure::Backend, format!("step {index}: {}", chain(&error)));
     }
     let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = case
         .probes
@@ -171,7 +164,9 @@ async fn run_step<B: Backend>(
         attempts += 1;
         let mut matrix = match backend.probe(&supported).await {
             Ok(matrix) => matrix,
-            Err(error) => return failed(format!("step {index}: {error}")),
+            Err(error) => {
+                return failed(Failure::Backend, format!("step {index}: {}", chain(&error)));
+            }
         };
         for probe in &unsupported {
             matrix.insert(
@@ -179,44 +174,58 @@ async fn run_step<B: Backend>(
                 ObservedTable::filled(model.pod_ids(), Observed::Unsupported),
             );
         }
-        let comparisons: BTreeMap<Probe, Comparison> = step
-            .expect
+        let compared: Result<BTreeMap<Probe, Comparison>, _> = expected
             .iter()
-            .map(|(probe, expected)| {
-                let observed = matrix.get(probe).cloned().unwrap_or_else(|| {
+            .map(|(probe, table)| {
+                let observed = matrix.remove(probe).unwrap_or_else(|| {
                     ObservedTable::filled(
                         model.pod_ids(),
-                        Observed::Error("backend returned no result".into()),
+                        Observed::Error("the backend returned no result for this probe".into()),
                     )
                 });
-                (*probe, Comparison::new(*probe, expected, &observed))
+                Comparison::new(*probe, table, &observed).map(|c| (*probe, c))
             })
             .collect();
+        let comparisons = match compared {
+            Ok(comparisons) => comparisons,
+            Err(error) => return failed(Failure::Backend, format!("step {index}: {error}")),
+        };
         let matched = comparisons.values().all(Comparison::matches);
         let elapsed = changed.elapsed();
         if matched || elapsed >= capabilities.timeouts.enforce {
-            let (verdict, reason) = if !matched {
-                let cells: usize = comparisons.values().map(|c| c.mismatches().len()).sum();
-                (
-                    Verdict::Failed,
-                    Some(format!(
-                        "step {index}: {cells} cells differ after {attempts} attempts"
-                    )),
-                )
+            let (verdict, failure, reason) = if !matched {
+                let differing: Vec<_> = comparisons
+                    .values()
+                    .flat_map(Comparison::mismatches)
+                    .collect();
+                let unobserved = differing.iter().filter(|m| !m.is_observation()).count();
+                let mut reason = format!(
+                    "step {index}: {} cells differ after {attempts} attempts",
+                    differing.len()
+                );
+                if unobserved > 0 {
+                    reason.push_str(&format!(
+                        " ({unobserved} of them without an observation: the probe failed)"
+                    ));
+                }
+                (Verdict::Failed, Some(Failure::Cells), Some(reason))
             } else if !unsupported.is_empty() {
-                let mut names: Vec<&str> = unsupported.iter().map(|p| p.protocol.name()).collect();
-                names.dedup();
                 (
                     Verdict::Skipped,
-                    Some(format!("{} unsupported by backend", names.join(", "))),
+                    None,
+                    Some(format!(
+                        "{} unsupported by backend",
+                        protocol_names(&unsupported)
+                    )),
                 )
             } else {
-                (Verdict::Passed, None)
+                (Verdict::Passed, None, None)
             };
             return StepResult {
                 index,
                 verdict,
                 reason,
+                failure,
                 attempts,
                 time_to_enforce: matched.then_some(elapsed),
                 comparisons,
@@ -226,40 +235,104 @@ async fn run_step<B: Backend>(
     }
 }
 
-/// Counts of verdicts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Summary {
-    pub passed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    /// Files written before known deviations existed have no such field.
-    #[serde(default)]
-    pub expected_failures: usize,
+/// Why a run stopped judging before its last case.
+#[derive(Debug, thiserror::Error)]
+#[error("the world could not be reset after case `{case}`, so the cases after it were not run")]
+pub struct Stopped {
+    pub case: String,
+    #[source]
+    pub error: BackendError,
 }
 
-impl Summary {
-    pub fn of(results: &[CaseResult]) -> Summary {
-        let count = |v| results.iter().filter(|r| r.verdict == v).count();
-        Summary {
-            passed: count(Verdict::Passed),
-            failed: count(Verdict::Failed),
-            skipped: count(Verdict::Skipped),
-            expected_failures: count(Verdict::ExpectedFailure),
+/// One run: the world built once, then case after case judged on it, each
+/// result recorded (known deviations applied) as soon as it is decided.
+pub struct Session<'a, B: Backend> {
+    backend: &'a mut B,
+    model: &'a Model,
+    deviations: Option<&'a KnownDeviations>,
+    addresses: Option<Addresses>,
+    results: Vec<CaseResult>,
+    stopped: Option<Stopped>,
+}
+
+impl<'a, B: Backend> Session<'a, B> {
+    pub fn new(
+        backend: &'a mut B,
+        model: &'a Model,
+        deviations: Option<&'a KnownDeviations>,
+    ) -> Session<'a, B> {
+        Session {
+            backend,
+            model,
+            deviations,
+            addresses: None,
+            results: Vec::new(),
+            stopped: None,
         }
     }
-}
 
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "netpol: {} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
-        )?;
-        // The line stays the same as ever for runs without known deviations.
-        if self.expected_failures > 0 {
-            write!(f, ", {} expected failures", self.expected_failures)?;
-        }
+    /// Builds the world every case starts from.
+    pub async fn setup(&mut self) -> Result<(), BackendError> {
+        self.addresses = Some(self.backend.setup(self.model).await?);
         Ok(())
+    }
+
+    pub fn model(&self) -> &'a Model {
+        self.model
+    }
+
+    /// The pods' addresses, once the world is built.
+    pub fn addresses(&self) -> Option<&Addresses> {
+        self.addresses.as_ref()
+    }
+
+    /// Runs `case` and records its verdict. Once the world is unknown (a
+    /// reset failed), or before it is built, the case is recorded as not run.
+    pub async fn judge(&mut self, case: &Case) -> &CaseResult {
+        let result = match self.trial(case).await {
+            Ok(result) => result,
+            Err(reason) => CaseResult::skipped(case, reason.into()),
+        };
+        self.record(result)
+    }
+
+    /// Runs `case` without recording it (shrinking tries candidates so), or
+    /// says why it cannot run.
+    pub async fn trial(&mut self, case: &Case) -> Result<CaseResult, &'static str> {
+        if self.stopped.is_some() {
+            return Err(NOT_RUN_UNRESET);
+        }
+        let addresses = self.addresses.as_ref().ok_or(NOT_RUN_NO_WORLD)?;
+        let run = run_case(self.backend, case, self.model, addresses).await;
+        if let Some(error) = run.unreset {
+            self.stopped = Some(Stopped {
+                case: case.name.clone(),
+                error,
+            });
+        }
+        Ok(run.result)
+    }
+
+    /// Records a case's verdict, known deviations applied.
+    pub fn record(&mut self, mut result: CaseResult) -> &CaseResult {
+        if let Some(known) = self.deviations {
+            known.apply(&mut result);
+        }
+        self.results.push(result);
+        self.results.last().expect("a result was just recorded")
+    }
+
+    /// The cases recorded so far, in the order they were judged.
+    pub fn results(&self) -> &[CaseResult] {
+        &self.results
+    }
+
+    pub fn stopped(&self) -> Option<&Stopped> {
+        self.stopped.as_ref()
+    }
+
+    /// Every recorded result, and why the run stopped early if it did.
+    pub fn finish(self) -> (Vec<CaseResult>, Option<Stopped>) {
+        (self.results, self.stopped)
     }
 }

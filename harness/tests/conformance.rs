@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use netpol_harness::backend::Backend;
 use netpol_harness::backend::netns::{Cni, NetnsBackend};
 use netpol_harness::backend::oracle::OracleBackend;
-use netpol_harness::backend::{AVAILABLE, Backend};
 use netpol_harness::case::{self, Case};
 use netpol_harness::error::chain;
 use netpol_harness::model::{Addresses, Model};
@@ -24,14 +24,27 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// The world every trial shares, and why it is unknown once a reset failed.
+struct Shared<B> {
+    backend: B,
+    unreset: Option<String>,
+}
+
 /// Runs a case on a backend that is already set up.
 fn judge<B: Backend>(
-    backend: &mut B,
+    shared: &mut Shared<B>,
     case: &Case,
     model: &Model,
     addresses: &Addresses,
 ) -> Result<Completion, Failed> {
-    let result = runtime().block_on(run::run_case(backend, case, model, addresses));
+    if let Some(why) = &shared.unreset {
+        return Err(format!("{}: {why}", run::NOT_RUN_UNRESET).into());
+    }
+    let run = runtime().block_on(run::run_case(&mut shared.backend, case, model, addresses));
+    if let Some(error) = run.unreset {
+        shared.unreset = Some(format!("after {}: {}", case.name, chain(&error)));
+    }
+    let result = run.result;
     match result.verdict {
         Verdict::Passed => Ok(Completion::Completed),
         Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
@@ -48,18 +61,22 @@ fn trials<B: Backend + 'static>(
     model: &Model,
     addresses: Addresses,
 ) -> Vec<Trial> {
-    let shared = Arc::new(Mutex::new(backend));
+    let shared = Arc::new(Mutex::new(Shared {
+        backend,
+        unreset: None,
+    }));
     cases
         .into_iter()
         .map(|case| {
             let (shared, model, addresses) =
                 (Arc::clone(&shared), model.clone(), addresses.clone());
             Trial::ignorable_test(format!("{name}/{}", case.name), move || {
-                // A failed trial poisons nothing: the runner resets the world after each case.
-                let mut backend = shared
+                // A failed trial poisons nothing: the runner resets the world
+                // after each case, and a failed reset fails every later trial.
+                let mut shared = shared
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                judge(&mut *backend, &case, &model, &addresses)
+                judge(&mut shared, &case, &model, &addresses)
             })
         })
         .collect()
@@ -103,8 +120,7 @@ fn main() -> ExitCode {
                 .map(|(b, a)| trials(&name, b, cases, &model, a))
         }
         other => Err(format!(
-            "NETPOL_BACKEND={other} is not a backend (available: {})",
-            AVAILABLE.join(", ")
+            "NETPOL_BACKEND={other} is not a backend of these trials (oracle, netns)"
         )),
     };
     let trials = built.unwrap_or_else(|message| {

@@ -20,6 +20,7 @@ use netpol_harness::case;
 use netpol_harness::differential::{self, Minimal};
 use netpol_harness::generate;
 use netpol_harness::model::Model;
+use netpol_harness::run::Session;
 use netpol_harness::truth::Reach;
 use netpol_harness::verdict::Verdict;
 
@@ -62,7 +63,8 @@ fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_say
     let mut backend =
         NetnsBackend::new(Cni::Reference, PathBuf::from(env!("CARGO_BIN_EXE_netpol")));
     let started = Instant::now();
-    let addresses = runtime.block_on(backend.setup(&model)).expect("setup");
+    let mut session = Session::new(&mut backend, &model, None);
+    runtime.block_on(session.setup()).expect("setup");
     let mut divergences: Vec<(String, Minimal)> = Vec::new();
     let mut failures = Vec::new();
     let (mut steps, mut slowest) = (0, (Duration::ZERO, String::new()));
@@ -74,13 +76,7 @@ fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_say
         let case = case::parse_case(&generated.yaml, &file, &model)
             .unwrap_or_else(|e| panic!("generated case {} is invalid: {e}", generated.name));
         steps += case.steps.len();
-        let judged = runtime.block_on(differential::judge(
-            &mut backend,
-            &case,
-            &model,
-            &addresses,
-            true,
-        ));
+        let judged = runtime.block_on(differential::judge(&mut session, &case, true));
         for step in &judged.result.steps {
             rounds += u64::from(step.attempts);
             retried += u64::from(step.attempts > 1);
@@ -114,6 +110,8 @@ fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_say
             );
         }
     }
+    let (_, stopped) = session.finish();
+    assert!(stopped.is_none(), "{stopped:?}");
     runtime.block_on(backend.teardown()).expect("teardown");
     eprintln!(
         "differential: {count} cases (seed {seed}, {steps} steps, {with_blocked} with a blocked cell, {rounds} probing rounds, {retried} steps probed again) in {:.1} s, slowest {} ({:.1} s); {} divergences, {} other failures",

@@ -360,10 +360,11 @@ fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
         let carried = |p: &Probe| p.protocol != Protocol::Sctp || sctp;
         // A blocked cell off the diagonal, on a probe the backend carries.
         let expects_block = case.steps.iter().any(|step| {
-            step.expect
+            case.probes
                 .iter()
-                .filter(|(p, _)| carried(p))
-                .any(|(_, table)| {
+                .filter(|p| carried(p))
+                .filter_map(|p| step.expect.table(p))
+                .any(|table| {
                     let n = table.pods().len();
                     (0..n).any(|f| (0..n).any(|t| f != t && table.get(f, t) == Reach::Denied))
                 })

@@ -63,7 +63,7 @@ fn the_default_prints_the_failure_as_tables_then_a_summary_by_area() {
         "    y/a → x/a tcp/80: expected allowed, observed blocked (timeout)",
         "    expected:\n      -    x/a x/b x/c",
         "    observed:\n",
-        "    diff (. match, X differs, ? not judged):\n",
+        "    diff (. match, X differs, ! the probe failed, ? not judged):\n",
     ] {
         assert!(text.contains(part), "no `{part}` in:\n{text}");
     }

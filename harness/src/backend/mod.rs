@@ -67,6 +67,3 @@ pub trait Backend: Send {
     /// Removes everything the backend created.
     fn teardown(&mut self) -> impl Future<Output = BackendResult<()>> + Send;
 }
-
-/// The backends this build offers, for the CLI and `NETPOL_BACKEND`.
-pub const AVAILABLE: [&str; 2] = ["netns", "oracle"];

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 use super::oracle::ms;
 use crate::backend::Backend;
 use crate::case::Case;
+use crate::error::chain;
 use crate::model::Model;
-use crate::run;
+use crate::run::Session;
 use crate::verdict::Verdict;
 
 #[derive(Clone, Debug)]
@@ -22,28 +23,24 @@ pub struct SuiteFigures {
 pub async fn measure<B: Backend>(backend: &mut B, cases: &[Case]) -> Result<SuiteFigures, String> {
     let model = Model::default();
     let started = Instant::now();
-    let addresses = backend
-        .setup(&model)
-        .await
-        .map_err(|e| crate::error::chain(&e))?;
+    let mut session = Session::new(backend, &model, None);
+    session.setup().await.map_err(|e| chain(&e))?;
     let setup = started.elapsed();
     let started = Instant::now();
-    let mut failed = 0;
     for case in cases {
-        if run::run_case(backend, case, &model, &addresses)
-            .await
-            .verdict
-            == Verdict::Failed
-        {
-            failed += 1;
-        }
+        session.judge(case).await;
     }
+    let (results, stopped) = session.finish();
+    if let Some(stopped) = stopped {
+        return Err(chain(&stopped));
+    }
+    let failed = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Failed)
+        .count();
     let run_time = started.elapsed();
     let started = Instant::now();
-    backend
-        .teardown()
-        .await
-        .map_err(|e| crate::error::chain(&e))?;
+    backend.teardown().await.map_err(|e| chain(&e))?;
     let steps = cases.iter().map(|c| c.steps.len()).sum();
     Ok(SuiteFigures {
         cases: cases.len(),

@@ -8,7 +8,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, Sink};
 use super::expect;
 use super::step::{self, Present};
 use super::yaml::{self, Pos};
-use super::{Case, Step};
+use super::{Case, Expectation, Step};
 use crate::model::{Model, Probe};
 
 /// Larger files are refused before parsing: no case needs this much, and it
@@ -212,17 +212,15 @@ fn decode_case(sink: &mut Sink, root: &yaml::Node, file: &Path, model: &Model) -
             let actions = policies
                 .map(|n| step::apply(sink, n, "policies", model, &mut present))
                 .unwrap_or_default();
-            let expect_oracle = expect::is_oracle(expect_node);
-            let expect = if expect_oracle {
-                BTreeMap::new()
+            let expect = if expect::is_oracle(expect_node) {
+                Expectation::Oracle
             } else {
-                expect::decode(sink, expect_node, "expect", &probes, model)?
+                Expectation::Tables(expect::decode(sink, expect_node, "expect", &probes, model)?)
             };
             vec![Step {
                 line: root.pos.line,
                 actions,
                 expect,
-                expect_oracle,
             }]
         }
         (_, None, None) => {
@@ -297,20 +295,18 @@ fn steps(sink: &mut Sink, node: &yaml::Node, probes: &[Probe], model: &Model) ->
         if let Some(n) = fields.get("label") {
             actions.extend(step::label(sink, n, &fields.path_of("label"), model));
         }
-        let expect_node = decode::required(sink, &fields, "expect");
-        let expect_oracle = expect_node.is_some_and(expect::is_oracle);
-        let expect = expect_node.and_then(|n| {
-            if expect_oracle {
-                return Some(BTreeMap::new());
+        let expect = decode::required(sink, &fields, "expect").and_then(|n| {
+            if expect::is_oracle(n) {
+                return Some(Expectation::Oracle);
             }
             expect::decode(sink, n, &fields.path_of("expect"), probes, model)
+                .map(Expectation::Tables)
         });
         if let Some(expect) = expect {
             out.push(Step {
                 line: item.pos.line,
                 actions,
                 expect,
-                expect_oracle,
             });
         }
     }

@@ -41,11 +41,27 @@ pub struct Step {
     /// The line of the step in its file, for messages.
     pub line: u32,
     pub actions: Vec<Action>,
-    /// Empty when `expect_oracle` is set.
-    pub expect: BTreeMap<Probe, TruthTable>,
+    pub expect: Expectation,
+}
+
+/// What must hold after a step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expectation {
+    /// A full table per probed port (the loader makes sure every probed port has one).
+    Tables(BTreeMap<Probe, TruthTable>),
     /// `expect: oracle`: the expectation is the oracle's matrix, filled in by
     /// `netpol run --differential`; a plain run refuses such a case.
-    pub expect_oracle: bool,
+    Oracle,
+}
+
+impl Expectation {
+    /// The table of `probe`; `None` for the oracle's, or a probe without one.
+    pub fn table(&self, probe: &Probe) -> Option<&TruthTable> {
+        match self {
+            Expectation::Tables(tables) => tables.get(probe),
+            Expectation::Oracle => None,
+        }
+    }
 }
 
 /// A change as the case wrote it; policies may still hold templates.
@@ -59,16 +75,23 @@ pub enum Action {
 impl Case {
     /// Whether a step leaves its expectation to the oracle (`expect: oracle`).
     pub fn expects_oracle(&self) -> bool {
-        self.steps.iter().any(|s| s.expect_oracle)
+        self.steps
+            .iter()
+            .any(|s| matches!(s.expect, Expectation::Oracle))
     }
 
-    /// Whether any policy uses `{{ip6 …}}`, which needs an IPv6-capable backend.
+    /// Whether any ipBlock uses `{{ip6 …}}`, which needs an IPv6-capable
+    /// backend (templates appear nowhere else: the loader rejects them).
     pub fn needs_ipv6(&self) -> bool {
-        self.steps.iter().flat_map(|s| &s.actions).any(|a| match a {
-            Action::Apply(policy) => serde_json::to_string(policy)
-                .is_ok_and(|t| t.contains("{{ip6") || t.contains("{{ ip6")),
-            _ => false,
-        })
+        self.steps
+            .iter()
+            .flat_map(|s| &s.actions)
+            .filter_map(|a| match a {
+                Action::Apply(policy) => Some(policy),
+                _ => None,
+            })
+            .flat_map(|policy| step::block_texts(policy))
+            .any(|text| template::families(&text).contains(&template::Family::V6))
     }
 }
 

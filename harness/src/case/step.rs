@@ -206,6 +206,29 @@ fn label_target(sink: &mut Sink, fields: &Fields, model: &Model) -> Option<Label
     }
 }
 
+/// Every `cidr` and `except` text of a policy's ipBlocks, where templates may be.
+pub fn block_texts(policy: &NetworkPolicy) -> Vec<String> {
+    let Some(spec) = policy.spec.as_ref() else {
+        return Vec::new();
+    };
+    let ingress = spec
+        .ingress
+        .iter()
+        .flatten()
+        .flat_map(|r| r.from.iter().flatten());
+    let egress = spec
+        .egress
+        .iter()
+        .flatten()
+        .flat_map(|r| r.to.iter().flatten());
+    ingress
+        .chain(egress)
+        .filter_map(|peer| peer.ip_block.as_ref())
+        .flat_map(|block| std::iter::once(&block.cidr).chain(block.except.iter().flatten()))
+        .cloned()
+        .collect()
+}
+
 /// Replaces the templates of a policy's ipBlocks and checks the blocks again
 /// with the real addresses (`except` inside `cidr` depends on them).
 pub fn resolve_policy(

@@ -16,6 +16,29 @@ pub struct Template {
     pub pod: PodId,
 }
 
+/// One piece of a templated text: literal text, or the inside of `{{…}}`.
+enum Piece<'a> {
+    Text(&'a str),
+    Template(&'a str),
+}
+
+/// Splits `text` into literal text and template insides, in order.
+fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push(Piece::Text(&rest[..start]));
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed template in `{text}` (write `{{{{ip x/b}}}}`)"))?;
+        out.push(Piece::Template(after[..end].trim()));
+        rest = &after[end + 2..];
+    }
+    out.push(Piece::Text(rest));
+    Ok(out)
+}
+
 /// Replaces every template in `text` by `value(template)`. Errors name the
 /// first bad template; text without `{{` is returned as it is.
 pub fn expand(
@@ -24,22 +47,30 @@ pub fn expand(
     mut value: impl FnMut(&Template) -> Result<String, String>,
 ) -> Result<String, String> {
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed template in `{text}` (write `{{{{ip x/b}}}}`)"))?;
-        let template = parse(after[..end].trim(), model)?;
-        out.push_str(&value(&template)?);
-        rest = &after[end + 2..];
+    for piece in pieces(text)? {
+        match piece {
+            Piece::Text(literal) => out.push_str(literal),
+            Piece::Template(inner) => out.push_str(&value(&parse(inner, model)?)?),
+        }
     }
-    out.push_str(rest);
     Ok(out)
 }
 
-fn parse(inner: &str, model: &Model) -> Result<Template, String> {
+/// The address family of each well-formed template in `text`, as the
+/// parser reads them (however the words inside are spaced).
+pub fn families(text: &str) -> Vec<Family> {
+    pieces(text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Template(inner) => syntax(inner).ok().map(|(family, _)| family),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
+/// The function and the argument of a template's inside.
+fn syntax(inner: &str) -> Result<(Family, &str), String> {
     let mut words = inner.split_whitespace();
     let (function, argument, extra) = (words.next(), words.next(), words.next());
     let family = match function {
@@ -56,6 +87,11 @@ fn parse(inner: &str, model: &Model) -> Result<Template, String> {
             "template `{{{{{inner}}}}}` takes one pod, as in `{{{{ip x/b}}}}`"
         ));
     };
+    Ok((family, argument))
+}
+
+fn parse(inner: &str, model: &Model) -> Result<Template, String> {
+    let (family, argument) = syntax(inner)?;
     let pod = argument
         .split_once('/')
         .map(|(ns, name)| PodId::new(ns, name))
@@ -122,6 +158,14 @@ mod tests {
             expand_placeholder("10.0.0.0/8", &model).unwrap(),
             "10.0.0.0/8"
         );
+    }
+
+    #[test]
+    fn families_come_from_the_parser_however_the_template_is_spaced() {
+        assert_eq!(families("{{  ip6 y/a}}/128"), [Family::V6]);
+        assert_eq!(families("{{ip x/b}}/32"), [Family::V4]);
+        assert_eq!(families("{{\tip6\ty/a }}/128"), [Family::V6]);
+        assert!(families("10.0.0.0/8").is_empty());
     }
 
     #[test]

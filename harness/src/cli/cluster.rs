@@ -79,7 +79,7 @@ pub(super) fn run(
     cases: &[Case],
     excluded: &[Case],
     model: &Model,
-) -> Result<u8, UsageError> {
+) -> Result<u8, crate::error::RunError> {
     let cluster = &args.cluster;
     let run_id = if cluster.dry_run {
         DRY_RUN_ID.to_owned()
@@ -113,7 +113,8 @@ pub(super) fn run(
             if matches!(args.cni, Some(CniName::None)) {
                 return Err(UsageError::Message(
                     "--cni none exists only on the netns backend".into(),
-                ));
+                )
+                .into());
             }
             let probe_image = match (&cluster.probe_image, cluster.dry_run) {
                 (Some(image), _) => image.clone(),
@@ -124,13 +125,13 @@ pub(super) fn run(
                          built from probe-image/Dockerfile (`docker build -f probe-image/Dockerfile -t REGISTRY/netpol-probe:TAG .` \
                          and push it)"
                             .into(),
-                    ));
+                    ).into());
                 }
             };
             if cluster.keep || cluster.cluster_name.is_some() {
                 return Err(UsageError::Message(
                     "--keep and --cluster-name are for the kind backend; the kubeconfig backend never creates or deletes a cluster".into(),
-                ));
+                ).into());
             }
             let target = Target {
                 kubeconfig: cluster.kubeconfig.clone(),

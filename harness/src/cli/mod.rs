@@ -5,6 +5,7 @@ mod cluster;
 mod generate;
 mod reports;
 mod run;
+mod userns;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::case::{self, Case};
+use crate::error::RunError;
 use crate::exit;
 use crate::model::{Model, PodId, Probe, World};
 use crate::oracle::Oracle;
@@ -173,7 +175,7 @@ pub enum ListFormat {
     Json,
 }
 
-/// A problem that stops the command before anything is judged (exit 2).
+/// A problem that stops a command before anything is judged (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
     #[error(transparent)]
@@ -188,23 +190,31 @@ pub enum UsageError {
     },
 }
 
+impl From<UsageError> for RunError {
+    fn from(error: UsageError) -> RunError {
+        RunError::Input(Box::new(error))
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Explain(args) => explain(args),
-        Command::Cases(CasesCommand::List { selection, format }) => list(selection, format),
-        Command::Cleanup { all } => cleanup(all),
-        Command::Generate(args) => generate::generate(args),
-        Command::Bench(command) => bench::bench(command),
-        Command::Compare(args) => reports::compare(args),
-        Command::Report(args) => reports::report(args),
+        Command::Explain(args) => explain(args).map_err(RunError::from),
+        Command::Cases(CasesCommand::List { selection, format }) => {
+            list(selection, format).map_err(RunError::from)
+        }
+        Command::Cleanup { all } => cleanup(all).map_err(RunError::from),
+        Command::Generate(args) => generate::generate(args).map_err(RunError::from),
+        Command::Bench(command) => bench::bench(command).map_err(RunError::from),
+        Command::Compare(args) => reports::compare(args).map_err(RunError::from),
+        Command::Report(args) => reports::report(args).map_err(RunError::from),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("{}", crate::error::chain(&error));
-            ExitCode::from(exit::BAD_INPUT)
+            ExitCode::from(exit::of_error(&error))
         }
     }
 }

@@ -2,37 +2,41 @@
 //! file and the summary line.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use super::{BackendName, RunArgs, UsageError, select};
-use crate::backend::Backend;
 use crate::backend::netns::NetnsBackend;
 use crate::backend::oracle::OracleBackend;
+use crate::backend::{Backend, BackendError};
 use crate::case::Case;
+use crate::error::{RunError, chain};
 use crate::exit;
 use crate::model::Model;
 use crate::report::console::{self, Verbosity};
-use crate::report::deviations::{self, KnownDeviations};
 use crate::report::json::{Results, RunInfo};
 use crate::report::{junit, terminal};
-use crate::run::{self, CaseResult, Summary};
+use crate::run::Session;
+use crate::verdict::deviations::{self, KnownDeviations};
+use crate::verdict::{CaseResult, Summary};
 
-pub fn run(args: RunArgs) -> Result<u8, UsageError> {
+pub fn run(args: RunArgs) -> Result<u8, RunError> {
     let model = Model::default();
     let (cases, excluded) = select(&args.selection, &model)?;
     if !args.differential {
-        crate::differential::refuse_oracle_expectations(&cases).map_err(UsageError::Message)?;
+        crate::differential::refuse_oracle_expectations(&cases).map_err(RunError::input)?;
     }
     if let BackendName::Netns = args.backend
-        && let Some(code) = crate::backend::netns::reexec_in_user_namespace()
+        && let Some(code) = super::userns::reexec_in_user_namespace()
     {
         return Ok(code);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| UsageError::Message(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            RunError::Prerequisite(format!("cannot start the async runtime: {e}").into())
+        })?;
     match (args.backend, args.cni) {
         (BackendName::Oracle, _) => runtime.block_on(run_on(
             OracleBackend::new(),
@@ -45,8 +49,9 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
             super::cluster::run(&runtime, &args, &cases, &excluded, &model)
         }
         (BackendName::Netns, cni) => {
-            let exe = std::env::current_exe()
-                .map_err(|e| UsageError::Message(format!("cannot find the netpol binary: {e}")))?;
+            let exe = std::env::current_exe().map_err(|e| {
+                RunError::Prerequisite(format!("cannot find the netpol binary: {e}").into())
+            })?;
             let cni = super::cluster::netns_cni(cni)?;
             runtime.block_on(run_on(
                 NetnsBackend::new(cni, exe),
@@ -59,34 +64,36 @@ pub fn run(args: RunArgs) -> Result<u8, UsageError> {
     }
 }
 
+/// How the judging part of a run ended.
+enum Ended {
+    /// Every case was judged (or recorded as not run after the world broke).
+    Judged,
+    /// The world could not be built.
+    NoWorld(BackendError),
+    /// SIGINT or SIGTERM, named.
+    Interrupted(&'static str),
+}
+
 /// Runs the selected cases on one backend; SIGINT and SIGTERM stop the run
-/// and still remove everything the backend created.
+/// and still remove everything the backend created. The results, JUnit and
+/// the summary are written before any cleanup problem is reported.
 pub(super) async fn run_on<B: Backend>(
     mut backend: B,
     args: &RunArgs,
     cases: &[Case],
     excluded: &[Case],
     model: &Model,
-) -> Result<u8, UsageError> {
-    // Before the world is built: a bad list is bad input, nothing is judged.
+) -> Result<u8, RunError> {
+    // Before the world is built: bad input means nothing is judged.
     let deviations = match &args.known_deviations {
-        Some(path) => {
-            Some(deviations::load(path).map_err(|e| UsageError::Message(crate::error::chain(&e)))?)
-        }
+        Some(path) => Some(deviations::load(path).map_err(|e| RunError::Input(e.into()))?),
         None => None,
     };
     if let Some(known) = &deviations {
-        let stale: Vec<&str> = known
-            .cases()
-            .filter(|name| !cases.iter().chain(excluded).any(|c| c.name == *name))
-            .collect();
-        if !stale.is_empty() {
-            eprintln!(
-                "netpol: {} lists cases that are not in this run: {}",
-                known.path().display(),
-                stale.join(", ")
-            );
-        }
+        warn_stale(known, cases, excluded);
+    }
+    for path in args.output.iter().chain(&args.junit) {
+        writable(path)?;
     }
     let verbosity = match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
@@ -95,20 +102,31 @@ pub(super) async fn run_on<B: Backend>(
     };
     let started = SystemTime::now();
     let clock = Instant::now();
-    let outcome = tokio::select! {
-        outcome = run_all(&mut backend, cases, model, deviations.as_ref(), verbosity, args.differential) => Some(outcome),
-        signal = interrupted() => {
-            eprintln!("netpol: {signal}: removing what the run created");
-            None
-        }
+    let mut session = Session::new(&mut backend, model, deviations.as_ref());
+    let ended = tokio::select! {
+        judged = judge_all(&mut session, cases, verbosity, args.differential) => match judged {
+            Ok(()) => Ended::Judged,
+            Err(error) => Ended::NoWorld(error),
+        },
+        signal = interrupted() => Ended::Interrupted(signal),
     };
+    // Whatever was judged before the end is kept, even on a signal.
+    let (mut results, stopped) = session.finish();
     let teardown = backend.teardown().await;
-    let Some(results) = outcome else {
-        teardown.map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
-        return Ok(exit::INTERRUPTED);
-    };
-    let mut results = results?;
-    teardown.map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
+    let left = teardown.as_ref().err().map(|e| chain(e));
+    let cleanup = teardown.err().map(|e| RunError::Cleanup(Box::new(e)));
+    match ended {
+        Ended::Interrupted(signal) => {
+            eprintln!("netpol: {signal}: removed what the run created");
+            cleanup_line(&cleanup);
+            return Ok(exit::INTERRUPTED);
+        }
+        Ended::NoWorld(error) => {
+            cleanup_line(&cleanup);
+            return Err(RunError::Prerequisite(Box::new(error)));
+        }
+        Ended::Judged => {}
+    }
     results.extend(
         excluded
             .iter()
@@ -121,24 +139,121 @@ pub(super) async fn run_on<B: Backend>(
         cluster: backend.cluster(),
         started,
         duration: clock.elapsed(),
+        stopped: stopped.as_ref().map(|s| chain(s)),
+        cleanup: left,
     };
     let document = Results::new(info, &results);
     if let Some(path) = &args.output {
         write_results(path, &document)?;
     }
     if let Some(path) = &args.junit {
-        junit::write(path, &document).map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
+        junit::write(path, &document).map_err(|e| RunError::Input(e.into()))?;
     }
     if verbosity != Verbosity::Quiet {
         print!("{}", console::areas(&results));
     }
     let summary = Summary::of(&results);
     println!("{summary}");
-    Ok(if summary.failed > 0 {
-        exit::FAILED
+    // Only now the problems that are not verdicts, gravest last (it picks the exit code).
+    let broken: Vec<&str> = results
+        .iter()
+        .filter(|r| r.backend_failed())
+        .map(|r| r.name.as_str())
+        .collect();
+    let failure = match (stopped, broken.is_empty()) {
+        (Some(stopped), _) => Some(RunError::Backend(Box::new(stopped))),
+        (None, false) => Some(RunError::Backend(
+            format!(
+                "the backend failed in {} cases, whose failures say nothing about the policies: {}",
+                broken.len(),
+                broken.join(", ")
+            )
+            .into(),
+        )),
+        (None, true) => None,
+    };
+    match (failure, cleanup) {
+        (Some(failure), cleanup @ Some(_)) => {
+            cleanup_line(&cleanup);
+            Err(failure)
+        }
+        (Some(failure), None) => Err(failure),
+        (None, Some(cleanup)) => Err(cleanup),
+        (None, None) if summary.failed > 0 => Ok(exit::FAILED),
+        (None, None) => Ok(exit::PASSED),
+    }
+}
+
+/// What teardown left, as a line on stderr (after everything was written).
+fn cleanup_line(cleanup: &Option<RunError>) {
+    if let Some(error) = cleanup {
+        eprintln!("netpol: {}", chain(error));
+    }
+}
+
+/// Setup, then every case in order, each printed as it finishes. Only the
+/// world failing to be built ends it early: a world that cannot be reset
+/// records the remaining cases as not run.
+async fn judge_all<B: Backend>(
+    session: &mut Session<'_, B>,
+    cases: &[Case],
+    verbosity: Verbosity,
+    differential: bool,
+) -> Result<(), BackendError> {
+    session.setup().await?;
+    let bar = terminal::progress(cases.len());
+    for case in cases {
+        bar.set_message(case.name.clone());
+        let result = if differential {
+            let judged = crate::differential::judge(session, case, true).await;
+            if let Some(minimal) = &judged.minimal {
+                bar.suspend(|| print!("{}", crate::differential::report(&case.name, minimal)));
+            }
+            session.record(judged.result)
+        } else {
+            session.judge(case).await
+        };
+        let text = console::finished(result, verbosity);
+        if !text.is_empty() {
+            bar.suspend(|| print!("{text}"));
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Names the listed cases that are not in this run, on stderr.
+fn warn_stale(known: &KnownDeviations, cases: &[Case], excluded: &[Case]) {
+    let stale: Vec<&str> = known
+        .cases()
+        .filter(|name| !cases.iter().chain(excluded).any(|c| c.name == *name))
+        .collect();
+    if !stale.is_empty() {
+        eprintln!(
+            "netpol: {} lists cases that are not in this run: {}",
+            known.path().display(),
+            stale.join(", ")
+        );
+    }
+}
+
+/// An output file must have a folder to go to: checked before anything is
+/// judged, so a typo costs nothing.
+fn writable(path: &Path) -> Result<(), RunError> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if folder.is_dir() {
+        Ok(())
     } else {
-        exit::PASSED
-    })
+        Err(RunError::input(format!(
+            "cannot write {}: no folder {}",
+            path.display(),
+            folder.display()
+        )))
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM, naming it. The handlers are
@@ -163,53 +278,19 @@ fn interrupted() -> impl std::future::Future<Output = &'static str> {
     }
 }
 
-async fn run_all<B: Backend>(
-    backend: &mut B,
-    cases: &[Case],
-    model: &Model,
-    deviations: Option<&KnownDeviations>,
-    verbosity: Verbosity,
-    differential: bool,
-) -> Result<Vec<CaseResult>, UsageError> {
-    let addresses = backend
-        .setup(model)
-        .await
-        .map_err(|e| UsageError::Message(crate::error::chain(&e)))?;
-    let bar = terminal::progress(cases.len());
-    let mut results = Vec::new();
-    for case in cases {
-        bar.set_message(case.name.clone());
-        let mut result = if differential {
-            let judged = crate::differential::judge(backend, case, model, &addresses, true).await;
-            if let Some(minimal) = &judged.minimal {
-                bar.suspend(|| print!("{}", crate::differential::report(&case.name, minimal)));
-            }
-            judged.result
-        } else {
-            run::run_case(backend, case, model, &addresses).await
-        };
-        if let Some(known) = deviations {
-            known.apply(&mut result);
-        }
-        let text = console::finished(&result, verbosity);
-        if !text.is_empty() {
-            bar.suspend(|| print!("{text}"));
-        }
-        results.push(result);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(results)
-}
-
-fn write_results(path: &PathBuf, results: &Results) -> Result<(), UsageError> {
+fn write_results(path: &PathBuf, results: &Results) -> Result<(), RunError> {
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(path)?;
         serde_json::to_writer_pretty(&mut file, results).map_err(std::io::Error::other)?;
         writeln!(file)
     };
-    write().map_err(|source| UsageError::Write {
-        path: path.clone(),
-        source,
+    write().map_err(|source| {
+        RunError::Input(Box::new(UsageError::Write {
+            path: path.clone(),
+            source,
+        }))
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::case::Case;
+use crate::case::{Case, Expectation};
 use crate::model::{Addresses, Model, Probe, World};
 use crate::oracle::Oracle;
-use crate::run::{self, CaseResult};
+use crate::run::{self, Session};
 use crate::truth::TruthTable;
-use crate::verdict::Verdict;
+use crate::verdict::{CaseResult, Failure};
 
 pub use shrink::MAX_SHRINK_RUNS;
 
@@ -55,8 +55,7 @@ pub fn with_oracle_expectations(
     let tables = oracle_tables(case, model, addresses)?;
     let mut judged = case.clone();
     for (step, expect) in judged.steps.iter_mut().zip(&tables) {
-        step.expect = expect.clone();
-        step.expect_oracle = false;
+        step.expect = Expectation::Tables(expect.clone());
     }
     Ok((judged, tables))
 }
@@ -66,8 +65,8 @@ pub fn with_oracle_expectations(
 pub struct Minimal {
     /// The minimal case file, expectation from the oracle.
     pub yaml: String,
-    /// How the backend failed it (expected, observed, diff).
-    pub failure: String,
+    /// How the backend failed it (its cells, expected and observed).
+    pub failure: CaseResult,
     /// Backend runs the shrinking took.
     pub runs: usize,
     pub took: Duration,
@@ -79,33 +78,59 @@ pub struct Judged {
     pub minimal: Option<Minimal>,
 }
 
-/// Whether a result is a divergence: cells that differ, not a failure to run.
+/// Whether a result is a divergence: observed cells that differ, not a
+/// failure to run, nor a probe that failed.
 pub fn diverged(result: &CaseResult) -> bool {
-    result
-        .steps
-        .iter()
-        .any(|s| s.verdict == Verdict::Failed && s.comparisons.values().any(|c| !c.matches()))
+    result.steps.iter().any(|s| {
+        s.failure == Some(Failure::Cells)
+            && s.comparisons
+                .values()
+                .flat_map(|c| c.mismatches())
+                .any(|m| m.is_observation())
+    })
 }
 
-/// Runs `case` on `backend` against the oracle's matrix; a divergence is
-/// shrunk (when `shrink`) by re-running candidates on the same backend.
-pub async fn judge<B: Backend>(
-    backend: &mut B,
-    case: &Case,
-    model: &Model,
-    addresses: &Addresses,
-    shrink: bool,
-) -> Judged {
-    let result = match with_oracle_expectations(case, model, addresses) {
-        Ok((judged, _)) => run::run_case(backend, &judged, model, addresses).await,
-        Err(reason) => failed(case, format!("the oracle cannot judge this case: {reason}")),
+/// Runs `case` in `session`'s world against the oracle's matrix (without
+/// recording it); a divergence is shrunk (when `shrink`) by re-running
+/// candidates in the same world.
+pub async fn judge<B: Backend>(session: &mut Session<'_, B>, case: &Case, shrink: bool) -> Judged {
+    let model = session.model();
+    let Some(addresses) = session.addresses().cloned() else {
+        return Judged {
+            result: CaseResult::skipped(case, run::NOT_RUN_NO_WORLD.into()),
+            minimal: None,
+        };
+    };
+    let result = match with_oracle_expectations(case, model, &addresses) {
+        Ok((judged, _)) => match session.trial(&judged).await {
+            Ok(result) => result,
+            Err(reason) => CaseResult::skipped(case, reason.into()),
+        },
+        Err(reason) => CaseResult::failed(
+            case,
+            Failure::Case,
+            format!("the oracle cannot judge this case: {reason}"),
+        ),
     };
     let minimal = if shrink && diverged(&result) {
-        Some(shrink::shrink(backend, case, &result, model, addresses).await)
+        Some(shrink::shrink(session, case, &result, &addresses).await)
     } else {
         None
     };
     Judged { result, minimal }
+}
+
+/// What a run prints for a divergence: how the minimal case failed (its
+/// cells, expected and observed), then the case file itself.
+pub fn report(case: &str, minimal: &Minimal) -> String {
+    format!(
+        "DIVERGENCE {case}: shrunk in {} runs ({:.1} s) to the case below\n{}\
+         --- minimal case (expectation from the oracle; decide which side is wrong, then add it under cases/):\n{}---\n",
+        minimal.runs,
+        minimal.took.as_secs_f64(),
+        crate::report::terminal::failure(&minimal.failure),
+        minimal.yaml
+    )
 }
 
 /// A plain run has nothing to judge `expect: oracle` steps against: refuse
@@ -128,27 +153,6 @@ pub fn refuse_oracle_expectations(cases: &[Case]) -> Result<(), String> {
                 String::new()
             }
         )),
-    }
-}
-
-/// What a run prints for a divergence: how the minimal case failed, then the
-/// case file itself.
-pub fn report(case: &str, minimal: &Minimal) -> String {
-    format!(
-        "DIVERGENCE {case}: shrunk in {} runs ({:.1} s) to the case below\n{}\
-         --- minimal case (expectation from the oracle; decide which side is wrong, then add it under cases/):\n{}---\n",
-        minimal.runs,
-        minimal.took.as_secs_f64(),
-        minimal.failure,
-        minimal.yaml
-    )
-}
-
-fn failed(case: &Case, reason: String) -> CaseResult {
-    CaseResult {
-        verdict: Verdict::Failed,
-        reason: Some(reason),
-        ..CaseResult::skipped(case, String::new())
     }
 }
 

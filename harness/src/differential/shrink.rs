@@ -13,24 +13,25 @@ use super::{Minimal, diverged, with_oracle_expectations};
 use crate::backend::Backend;
 use crate::case::{self, Action, Case};
 use crate::model::{Addresses, Model};
-use crate::report::terminal;
-use crate::run::{self, CaseResult};
+use crate::run::Session;
+use crate::verdict::CaseResult;
 
 /// Backend runs one shrinking may take: a run that diverges waits the whole
 /// enforcement deadline, so this bounds a shrink to minutes.
 pub const MAX_SHRINK_RUNS: usize = 300;
 
-/// The smallest case found that still diverges, as a case file.
+/// The smallest case found that still diverges, as a case file. Stops
+/// early if the session's world becomes unknown (a reset failed).
 pub async fn shrink<B: Backend>(
-    backend: &mut B,
+    session: &mut Session<'_, B>,
     case: &Case,
     result: &CaseResult,
-    model: &Model,
     addresses: &Addresses,
 ) -> Minimal {
+    let model = session.model();
     let started = Instant::now();
     let mut current = case.clone();
-    let mut failure = terminal::failure(result);
+    let mut failure = result.clone();
     // Steps after the first diverging one never ran: drop them first.
     if let Some(first) = result
         .steps
@@ -54,11 +55,13 @@ pub async fn shrink<B: Backend>(
             let index = (position + offset) % candidates.len();
             runs += 1;
             since_success += 1;
-            if let Some(report) =
-                still_diverges(backend, &candidates[index], model, addresses).await
-            {
+            let Some(judged) = still_diverges(session, &candidates[index], addresses).await else {
+                // The world is unknown: nothing more can be tried on it.
+                break 'search;
+            };
+            if let Some(diverging) = judged {
                 current = candidates[index].clone();
-                failure = report;
+                failure = diverging;
                 // The candidates before this one were tried on a larger case; go on from here.
                 position = index;
                 since_success = 0;
@@ -93,16 +96,18 @@ pub async fn shrink<B: Backend>(
     }
 }
 
-/// The failure report when `candidate` still diverges on the backend.
+/// `Some(Some(result))` when `candidate` still diverges on the backend,
+/// `Some(None)` when it does not, `None` when the world can no longer be used.
 async fn still_diverges<B: Backend>(
-    backend: &mut B,
+    session: &mut Session<'_, B>,
     candidate: &Case,
-    model: &Model,
     addresses: &Addresses,
-) -> Option<String> {
-    let (judged, _) = with_oracle_expectations(candidate, model, addresses).ok()?;
-    let result = run::run_case(backend, &judged, model, addresses).await;
-    diverged(&result).then(|| terminal::failure(&result))
+) -> Option<Option<CaseResult>> {
+    let Ok((judged, _)) = with_oracle_expectations(candidate, session.model(), addresses) else {
+        return Some(None);
+    };
+    let result = session.trial(&judged).await.ok()?;
+    Some(diverged(&result).then_some(result))
 }
 
 /// Every valid case one piece smaller than `case`, biggest cuts first.

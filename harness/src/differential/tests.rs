@@ -34,8 +34,7 @@ fn the_oracle_fills_every_probed_port_of_every_step() {
         let (judged, tables) = with_oracle_expectations(&case, &model, &addresses).expect("judged");
         assert_eq!(tables.len(), case.steps.len());
         for step in &judged.steps {
-            assert!(!step.expect_oracle);
-            assert!(case.probes.iter().all(|p| step.expect.contains_key(p)));
+            assert!(case.probes.iter().all(|p| step.expect.table(p).is_some()));
         }
     }
 }
@@ -59,7 +58,8 @@ fn a_case_written_with_the_oracles_expectation_reads_back_as_the_same_tables() {
         assert_eq!(again.probes, case.probes);
         for (step, expected) in again.steps.iter().zip(&tables) {
             for (probe, table) in expected {
-                assert!(step.expect[probe].agrees_with(table), "{yaml}");
+                let written = step.expect.table(probe).expect("a table");
+                assert!(written.agrees_with(table), "{yaml}");
             }
         }
         // And the actions survive too: the same tables come out of the copy.
@@ -140,11 +140,12 @@ fn a_planted_divergence_is_found_and_shrunk_to_one_policy_with_an_except() {
     let model = Model::default();
     let runtime = runtime();
     let mut backend = IgnoresExcept(OracleBackend::new());
-    let addresses = runtime.block_on(backend.setup(&model)).expect("setup");
+    let mut session = Session::new(&mut backend, &model, None);
+    runtime.block_on(session.setup()).expect("setup");
     let mut shrunk = None;
     for generated in generate::generate(3, 400) {
         let case = load(&generated.yaml, &generated.name);
-        let judged = runtime.block_on(judge(&mut backend, &case, &model, &addresses, true));
+        let judged = runtime.block_on(judge(&mut session, &case, true));
         if let Some(minimal) = judged.minimal {
             assert_eq!(judged.result.verdict, Verdict::Failed);
             shrunk = Some((generated.name, minimal));
@@ -158,7 +159,10 @@ fn a_planted_divergence_is_found_and_shrunk_to_one_policy_with_an_except() {
     assert_eq!(applied.len(), 1, "{}", minimal.yaml);
     assert!(minimal.yaml.contains("except:"), "{}", minimal.yaml);
     assert_eq!(case.probes.len(), 1, "{}", minimal.yaml);
-    assert!(minimal.failure.contains("observed:"), "{}", minimal.failure);
+    let failure = report(&name, &minimal);
+    assert!(failure.contains("observed:"), "{failure}");
 }
 
 use crate::case::Action;
+use crate::run::Session;
+use crate::verdict::Verdict;

@@ -23,7 +23,9 @@ fn every_generated_case_is_a_valid_case_that_leaves_its_expectation_to_the_oracl
         let case = load(&generated);
         assert_eq!(case.name, generated.name);
         assert!(
-            case.steps.iter().all(|s| s.expect_oracle),
+            case.steps
+                .iter()
+                .all(|s| s.expect == crate::case::Expectation::Oracle),
             "{}",
             generated.yaml
         );

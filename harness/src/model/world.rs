@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
@@ -19,17 +19,6 @@ pub struct Addresses {
 pub struct PodIps {
     pub v4: Ipv4Addr,
     pub v6: Option<Ipv6Addr>,
-}
-
-impl Addresses {
-    pub fn ips_of(&self, pod: &PodId) -> Vec<IpAddr> {
-        match self.ips.get(pod) {
-            Some(ips) => std::iter::once(IpAddr::V4(ips.v4))
-                .chain(ips.v6.map(IpAddr::V6))
-                .collect(),
-            None => Vec::new(),
-        }
-    }
 }
 
 /// Which object a label change applies to.

@@ -11,7 +11,7 @@ use comfy_table::{CellAlignment, Table, presets};
 
 use crate::report::runs::area;
 use crate::report::terminal;
-use crate::run::CaseResult;
+use crate::verdict::CaseResult;
 use crate::verdict::Verdict;
 
 /// How many differing cells a failure lists by default (`--verbose`: all).

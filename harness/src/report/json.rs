@@ -6,9 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{ClusterInfo, CniInfo};
-use crate::run::{CaseResult, StepResult, Summary};
 use crate::truth::Reach;
-use crate::verdict::Verdict;
+use crate::verdict::{CaseResult, StepResult, Summary, Verdict};
 
 pub const SCHEMA: &str = "netpol-results/v1";
 
@@ -22,6 +21,14 @@ pub struct Results {
     pub started_at: String,
     pub duration_ms: u64,
     pub summary: Summary,
+    /// Why the run stopped before judging every case (the world could not be
+    /// reset); `null` when it judged them all. Absent in older files.
+    #[serde(default)]
+    pub stopped: Option<String>,
+    /// What removing the world could not remove; `null` when it all went.
+    /// Absent in older files.
+    #[serde(default)]
+    pub cleanup: Option<String>,
     pub cases: Vec<CaseRecord>,
 }
 
@@ -70,8 +77,10 @@ pub struct MismatchRecord {
     pub from: String,
     pub to: String,
     pub expected: bool,
-    pub observed: bool,
-    /// The raw result behind `observed`.
+    /// Whether the probe connected; `null` when the probe failed and observed
+    /// nothing (never read as a block).
+    pub observed: Option<bool>,
+    /// The raw result behind `observed` (`error: …` for a failed probe).
     pub result: String,
 }
 
@@ -82,6 +91,10 @@ pub struct RunInfo {
     pub cluster: ClusterInfo,
     pub started: SystemTime,
     pub duration: Duration,
+    /// Why it stopped before judging every case.
+    pub stopped: Option<String>,
+    /// What teardown could not remove.
+    pub cleanup: Option<String>,
 }
 
 impl Results {
@@ -99,6 +112,8 @@ impl Results {
             started_at: rfc3339(info.started),
             duration_ms: millis(info.duration),
             summary: Summary::of(cases),
+            stopped: info.stopped,
+            cleanup: info.cleanup,
             cases: cases.iter().map(case_record).collect(),
         }
     }
@@ -132,7 +147,7 @@ fn step_record(step: &StepResult) -> StepRecord {
                     from: m.from.to_string(),
                     to: m.to.to_string(),
                     expected: m.expected == Reach::Allowed,
-                    observed: m.observed.reach() == Some(Reach::Allowed),
+                    observed: m.observed.reach().map(|r| r == Reach::Allowed),
                     result: m.observed.detail(),
                 })
                 .collect();

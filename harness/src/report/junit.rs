@@ -169,13 +169,14 @@ fn cells(step: &StepRecord) -> Vec<String> {
 }
 
 /// `y/a → x/a tcp/80: expected blocked, observed connected` (or `observed
-/// blocked (timeout)`), as [`crate::verdict::Mismatch`] prints a cell.
+/// blocked (timeout)`, or `observed no answer (error: …)` for a failed
+/// probe), as [`crate::verdict::Mismatch`] prints a cell.
 pub fn sentence(probe: &str, m: &MismatchRecord) -> String {
     let expected = if m.expected { "allowed" } else { "blocked" };
-    let observed = if m.observed {
-        "connected".to_owned()
-    } else {
-        format!("blocked ({})", m.result)
+    let observed = match m.observed {
+        Some(true) => "connected".to_owned(),
+        Some(false) => format!("blocked ({})", m.result),
+        None => format!("no answer ({})", m.result),
     };
     format!(
         "{} → {} {probe}: expected {expected}, observed {observed}",
@@ -238,7 +239,7 @@ mod tests {
             from: "y/a".into(),
             to: "x/a".into(),
             expected: false,
-            observed: true,
+            observed: Some(true),
             result: "connected".into(),
         };
         assert_eq!(
@@ -247,13 +248,23 @@ mod tests {
         );
         let refused = MismatchRecord {
             expected: true,
-            observed: false,
+            observed: Some(false),
             result: "refused".into(),
             ..m
         };
         assert_eq!(
             sentence("udp/81", &refused),
             "y/a → x/a udp/81: expected allowed, observed blocked (refused)"
+        );
+        let failed = MismatchRecord {
+            expected: false,
+            observed: None,
+            result: "error: probe agent of x/a exited".into(),
+            ..refused
+        };
+        assert_eq!(
+            sentence("tcp/80", &failed),
+            "y/a → x/a tcp/80: expected blocked, observed no answer (error: probe agent of x/a exited)"
         );
     }
 }

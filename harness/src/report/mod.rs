@@ -3,7 +3,6 @@
 
 pub mod compare;
 pub mod console;
-pub mod deviations;
 pub mod features;
 pub mod html;
 pub mod json;

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::run::CaseResult;
+use crate::verdict::CaseResult;
 use crate::verdict::Comparison;
 use crate::verdict::Verdict;
 
@@ -35,7 +35,7 @@ pub fn failure_limited(case: &CaseResult, limit: Option<usize>) -> String {
     let mut out = String::new();
     let reason = case.reason.as_deref().unwrap_or("failed");
     let _ = writeln!(out, "FAILED {} ({}): {reason}", case.name, case.file);
-    let failed = |s: &&crate::run::StepResult| {
+    let failed = |s: &&crate::verdict::StepResult| {
         matches!(s.verdict, Verdict::Failed | Verdict::ExpectedFailure)
     };
     for step in case.steps.iter().filter(failed) {
@@ -74,7 +74,7 @@ pub fn failure_limited(case: &CaseResult, limit: Option<usize>) -> String {
                 ("expected", comparison.expected.render_lines()),
                 ("observed", comparison.observed.render_lines()),
                 (
-                    "diff (. match, X differs, ? not judged)",
+                    "diff (. match, X differs, ! the probe failed, ? not judged)",
                     comparison.render_lines(),
                 ),
             ];

@@ -51,6 +51,7 @@ pub fn differences(
         .iter()
         .flat_map(|(probe, table)| match matrix.get(probe) {
             Some(observed) => Comparison::new(*probe, table, observed)
+                .expect("the backend observes the model's pods")
                 .mismatches()
                 .iter()
                 .map(ToString::to_string)

@@ -7,7 +7,7 @@ mod enforcers;
 pub mod plan;
 mod preflight;
 
-pub use preflight::reexec_in_user_namespace;
+pub use preflight::is_root;
 pub use world::snapshot as snapshot_json;
 mod probing;
 mod process;

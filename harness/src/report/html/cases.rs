@@ -58,6 +58,7 @@ fn filters(out: &mut String, runs: &[Run], count: usize) {
          <span class=\"cell a\">.</span> connected/allowed \
          <span class=\"cell d\">X</span> blocked \
          <span class=\"cell d r\">X</span> blocked by a refusal \
+         <span class=\"cell e\">!</span> the probe failed: nothing observed \
          <span class=\"cell n\">?</span> not judged \
          <span class=\"cell a m\">.</span> differs from the expectation. \
          Hover a cell for the probe's raw result.</p>"
@@ -275,11 +276,15 @@ fn grid(
             let (class, symbol) = match result {
                 "connected" => ("a", "."),
                 "refused" => ("d r", "X"),
+                "timeout" => ("d", "X"),
                 "unsupported" => ("n", "?"),
-                _ => ("d", "X"),
+                // An error (or a cell missing from the file) observed
+                // nothing: never shown as a block.
+                _ => ("e", "!"),
             };
             let judged = from != to && result != "unsupported";
-            let differs = judged && (symbol == ".") != allowed;
+            // A failed probe never matches the expectation, whatever it was.
+            let differs = judged && (symbol == "!" || (symbol == ".") != allowed);
             let _ = write!(
                 out,
                 "<td class=\"{class}{}{}\" title=\"{} → {} {}: {}{}\">{symbol}</td>",

@@ -6,7 +6,6 @@ use super::*;
 use crate::error::chain;
 use crate::model::{Model, Protocol};
 use crate::probe::{Observed, ObservedTable};
-use crate::run::StepResult;
 use crate::truth::{Reach, TruthTable};
 use crate::verdict::Comparison;
 
@@ -25,6 +24,11 @@ fn problem(yaml: &str) -> String {
 /// y/b and z/a → x/a blocked; `connected` lists the cells that went through
 /// anyway.
 fn case(connected: &[(usize, usize)]) -> CaseResult {
+    observed_case(connected, &[])
+}
+
+/// [`case`], with the probes of `errors` failed.
+fn observed_case(connected: &[(usize, usize)], errors: &[(usize, usize)]) -> CaseResult {
     let pods = Model::default().pod_ids();
     let mut expected = TruthTable::filled(pods.clone(), Reach::Allowed);
     let mut observed = ObservedTable::filled(pods.clone(), Observed::Connected);
@@ -35,30 +39,42 @@ fn case(connected: &[(usize, usize)]) -> CaseResult {
     for (from, to) in connected {
         observed.set(*from, *to, Observed::Connected);
     }
-    let comparison = Comparison::new(TCP_80, &expected, &observed);
+    for (from, to) in errors {
+        observed.set(
+            *from,
+            *to,
+            Observed::Error("probe agent of x/a exited".into()),
+        );
+    }
+    let comparison = Comparison::new(TCP_80, &expected, &observed).unwrap();
     let sctp = Comparison::new(
         SCTP_80,
         &expected,
         &ObservedTable::filled(pods, Observed::Unsupported),
-    );
+    )
+    .unwrap();
     let failed = !comparison.matches();
     let verdict = if failed {
         Verdict::Failed
     } else {
         Verdict::Passed
     };
-    let reason = failed.then(|| format!("step 0: {} cells differ", connected.len()));
+    let differing = connected.len() + errors.len();
+    let reason = failed.then(|| format!("step 0: {differing} cells differ"));
+    let failure = failed.then_some(Failure::Cells);
     CaseResult {
         name: "deny-into-x-a".into(),
         file: "cases/test/deny-into-x-a.yaml".into(),
         tags: vec![],
         verdict,
         reason: reason.clone(),
+        failure,
         duration: Duration::ZERO,
         steps: vec![StepResult {
             index: 0,
             verdict,
             reason,
+            failure,
             attempts: 1,
             time_to_enforce: None,
             comparisons: BTreeMap::from([(TCP_80, comparison), (SCTP_80, sctp)]),
@@ -107,6 +123,61 @@ fn a_listed_failing_case_becomes_an_expected_failure_with_its_reason_and_link() 
     assert_eq!(
         result.reason.as_deref(),
         Some("known deviation: nothing enforces (https://example.com/1)")
+    );
+}
+
+#[test]
+fn a_failed_probe_is_never_a_known_deviation_and_the_cells_are_named() {
+    for list in [WHOLE_CASE, CELLS] {
+        let mut result = observed_case(&[(3, 0), (6, 0)], &[(1, 0), (2, 0)]);
+        known(list).apply(&mut result);
+        assert_eq!(result.verdict, Verdict::Failed);
+        assert_eq!(result.steps[0].verdict, Verdict::Failed);
+        let reason = result.reason.unwrap();
+        assert!(
+            reason.ends_with(
+                "not a known deviation of known.yaml: 2 cells have no observation, the probe failed \
+                 (first: step 0: x/b → x/a tcp/80: expected allowed, observed no answer (error: probe agent of x/a exited))"
+            ),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn a_step_the_backend_could_not_run_is_never_a_known_deviation() {
+    let mut result = case(&[(3, 0)]);
+    result.steps[0] = StepResult::failed(
+        0,
+        Failure::Backend,
+        "step 0: netns backend: the enforcer of node1 did not apply generation 3".into(),
+    );
+    result.failure = Some(Failure::Backend);
+    known(WHOLE_CASE).apply(&mut result);
+    assert_eq!(result.verdict, Verdict::Failed);
+    assert!(
+        result.reason.as_deref().unwrap().ends_with(
+            "step 0 failed without a verdict on cells (step 0: netns backend: the enforcer of node1 did not apply generation 3)"
+        ),
+        "{:?}",
+        result.reason
+    );
+}
+
+#[test]
+fn a_world_that_could_not_be_reset_is_never_a_known_deviation() {
+    let mut result = case(&[]);
+    result.verdict = Verdict::Failed;
+    result.failure = Some(Failure::Backend);
+    result.reason = Some("could not reset the world after the case: netns backend: gone".into());
+    known(WHOLE_CASE).apply(&mut result);
+    assert_eq!(result.verdict, Verdict::Failed);
+    assert_eq!(
+        result.reason.as_deref(),
+        Some(
+            "could not reset the world after the case: netns backend: gone; \
+             not a known deviation of known.yaml: no step failed, the case failed outside its steps"
+        )
     );
 }
 

@@ -20,9 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::{CaseResult, Cell, Failure, Mismatch, StepResult, Verdict};
 use crate::model::{PodId, Probe};
-use crate::run::{CaseResult, StepResult};
-use crate::verdict::{Cell, Mismatch, Verdict};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +202,9 @@ impl KnownDeviations {
 
     /// Judges a finished case against the list: a listed failure becomes an
     /// expected failure, a listed case or cell that passes becomes a failure.
+    /// Only differing observations can be known deviations: a probe that
+    /// failed, a step the backend could not run and a world that could not be
+    /// reset stay failures, whatever the list says.
     pub fn apply(&self, case: &mut CaseResult) {
         let Some(deviation) = self.cases.get(&case.name) else {
             return;
@@ -217,8 +219,8 @@ impl KnownDeviations {
                     "listed as a known deviation in {path}, but passed: remove it from the list"
                 ));
             }
-            Verdict::Failed => match judge_cells(case, &deviation.cells) {
-                CellJudgement::Expected => {
+            Verdict::Failed => match judge(case, &deviation.cells) {
+                Judgement::Expected => {
                     case.verdict = Verdict::ExpectedFailure;
                     case.reason = Some(format!(
                         "known deviation: {} ({})",
@@ -230,13 +232,17 @@ impl KnownDeviations {
                         }
                     }
                 }
-                CellJudgement::Unlisted(count, first) => {
+                Judgement::NotADeviation(why) => {
+                    let was = case.reason.take().unwrap_or_default();
+                    case.reason = Some(format!("{was}; not a known deviation of {path}: {why}"));
+                }
+                Judgement::Unlisted(count, first) => {
                     let was = case.reason.take().unwrap_or_default();
                     case.reason = Some(format!(
                         "{was}; {count} of the differing cells are not known deviations in {path} (first: {first})"
                     ));
                 }
-                CellJudgement::Stale(cell) => {
+                Judgement::Stale(cell) => {
                     case.reason = Some(format!(
                         "known deviation `{cell}` in {path} no longer differs: remove it from the list"
                     ));
@@ -246,28 +252,55 @@ impl KnownDeviations {
     }
 }
 
-enum CellJudgement {
+enum Judgement {
     /// Every failure is listed, and every listed cell still differs.
     Expected,
-    /// This many differing cells are not listed (or a step failed without any).
+    /// The case failed in a way no list covers: the backend, or a probe, failed.
+    NotADeviation(String),
+    /// This many differing cells are not listed.
     Unlisted(usize, String),
     /// A listed cell was judged and matched.
     Stale(CellSpec),
 }
 
-fn judge_cells(case: &CaseResult, cells: &[CellSpec]) -> CellJudgement {
-    if cells.is_empty() {
-        return CellJudgement::Expected;
+fn judge(case: &CaseResult, cells: &[CellSpec]) -> Judgement {
+    let failed: Vec<&StepResult> = case
+        .steps
+        .iter()
+        .filter(|s| s.verdict == Verdict::Failed)
+        .collect();
+    if let Some(step) = failed.iter().find(|s| s.failure != Some(Failure::Cells)) {
+        let why = step.reason.clone().unwrap_or_else(|| "failed".into());
+        return Judgement::NotADeviation(format!(
+            "step {} failed without a verdict on cells ({why})",
+            step.index
+        ));
+    }
+    if failed.is_empty() {
+        // Every step passed: the case failed after them (its world could not be reset).
+        return Judgement::NotADeviation(
+            "no step failed, the case failed outside its steps".into(),
+        );
     }
     let mut differing = Vec::new();
-    for step in case.steps.iter().filter(|s| s.verdict == Verdict::Failed) {
-        if step.comparisons.values().all(|c| c.matches()) {
-            let why = step.reason.clone().unwrap_or_else(|| "no result".into());
-            return CellJudgement::Unlisted(1, format!("step {}: {why}", step.index));
-        }
+    for step in &failed {
         for comparison in step.comparisons.values() {
             differing.extend(comparison.mismatches().into_iter().map(|m| (step.index, m)));
         }
+    }
+    let unobserved: Vec<String> = differing
+        .iter()
+        .filter(|(_, m)| !m.is_observation())
+        .map(|(step, m)| format!("step {step}: {m}"))
+        .collect();
+    if let Some(first) = unobserved.first() {
+        return Judgement::NotADeviation(format!(
+            "{} cells have no observation, the probe failed (first: {first})",
+            unobserved.len()
+        ));
+    }
+    if cells.is_empty() {
+        return Judgement::Expected;
     }
     let covers = |spec: &CellSpec, step: usize, m: &Mismatch| {
         spec.step.is_none_or(|s| s == step)
@@ -281,7 +314,7 @@ fn judge_cells(case: &CaseResult, cells: &[CellSpec]) -> CellJudgement {
         .map(|(step, m)| format!("step {step}: {m}"))
         .collect();
     if let Some(first) = unlisted.first() {
-        return CellJudgement::Unlisted(unlisted.len(), first.clone());
+        return Judgement::Unlisted(unlisted.len(), first.clone());
     }
     // A step after a failed one never ran, and an unsupported protocol is
     // never judged: a listed cell there may still differ.
@@ -303,8 +336,8 @@ fn judge_cells(case: &CaseResult, cells: &[CellSpec]) -> CellJudgement {
         .iter()
         .find(|spec| judged(spec) && !differing.iter().any(|(step, m)| covers(spec, *step, m)));
     match stale {
-        Some(spec) => CellJudgement::Stale(spec.clone()),
-        None => CellJudgement::Expected,
+        Some(spec) => Judgement::Stale(spec.clone()),
+        None => Judgement::Expected,
     }
 }
 
