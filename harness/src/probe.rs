@@ -1,6 +1,7 @@
 //! What a backend observed: one raw result per cell, per probed port.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -130,43 +131,59 @@ impl ObservedTable {
 /// Everything one probing round saw.
 pub type Matrix = BTreeMap<Probe, ObservedTable>;
 
+/// The agent's result for one target, as the harness reads it: one
+/// conversion from the agent's own type, shared by every backend.
+impl From<netpol_probe::Observation> for Observed {
+    fn from(line: netpol_probe::Observation) -> Observed {
+        use netpol_probe::Outcome;
+        match line.result {
+            Outcome::Connected => Observed::Connected,
+            Outcome::Refused => Observed::Refused,
+            Outcome::Timeout => Observed::Timeout,
+            Outcome::Unsupported => Observed::Unsupported,
+            Outcome::Error => Observed::Error(
+                line.error
+                    .unwrap_or_else(|| "the agent gave no reason".into()),
+            ),
+        }
+    }
+}
+
 /// One result line of the probe agent (`netpol-probe probe`), as every
 /// backend that runs the agent reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentLine {
     /// The target's name as the backend gave it (`x/b`, or with a suffix).
     pub to: String,
-    /// `None` for a protocol or port the harness does not know.
-    pub probe: Option<Probe>,
+    pub probe: Probe,
     pub observed: Observed,
 }
 
-#[derive(Deserialize)]
-struct RawLine {
-    to: String,
-    protocol: String,
-    port: u16,
-    result: String,
-    #[serde(default)]
-    error: Option<String>,
+/// Reads one line of agent output, decoded strictly as the agent's
+/// [`netpol_probe::Observation`]; `None` for anything else (a cell without
+/// a line stays an error: it was not observed).
+pub fn parse_agent_line(line: &str) -> Option<AgentLine> {
+    let observation: netpol_probe::Observation = serde_json::from_str(line).ok()?;
+    Some(AgentLine {
+        to: observation.to.clone(),
+        probe: Probe::new(observation.protocol.into(), observation.port),
+        observed: observation.into(),
+    })
 }
 
-/// Reads one line of agent output; `None` for anything that is not a result.
-pub fn parse_agent_line(line: &str) -> Option<AgentLine> {
-    let raw: RawLine = serde_json::from_str(line).ok()?;
-    let observed = match raw.result.as_str() {
-        "connected" => Observed::Connected,
-        "refused" => Observed::Refused,
-        "timeout" => Observed::Timeout,
-        "unsupported" => Observed::Unsupported,
-        _ => Observed::Error(raw.error.unwrap_or(raw.result)),
-    };
-    let probe = format!("{}/{}", raw.protocol, raw.port).parse().ok();
-    Some(AgentLine {
-        to: raw.to,
-        probe,
-        observed,
-    })
+/// What the agent is asked to probe: `to` names the destination in its answer.
+pub fn agent_target(to: String, host: IpAddr, probe: Probe) -> netpol_probe::Target {
+    netpol_probe::Target {
+        to,
+        host,
+        protocol: probe.protocol.into(),
+        port: probe.port,
+    }
+}
+
+/// The agent's stdin: the targets as one JSON array.
+pub fn agent_input(targets: &[netpol_probe::Target]) -> Vec<u8> {
+    serde_json::to_vec(targets).expect("targets always encode as JSON")
 }
 
 #[cfg(test)]
@@ -181,13 +198,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(line.to, "x/b");
-        assert_eq!(line.probe, Some(Probe::new(Protocol::Udp, 81)));
+        assert_eq!(line.probe, Probe::new(Protocol::Udp, 81));
         assert_eq!(line.observed, Observed::Timeout);
         let failed = parse_agent_line(
-            r#"{"to":"x/b","protocol":"tcp","port":80,"result":"error","error":"oops"}"#,
+            r#"{"to":"x/b","protocol":"tcp","port":80,"result":"error","micros":2,"error":"oops"}"#,
         )
         .unwrap();
         assert_eq!(failed.observed, Observed::Error("oops".into()));
         assert_eq!(parse_agent_line("netpol-probe: warming up"), None);
+        // Strict: a line the agent's type does not describe is not a result.
+        assert_eq!(
+            parse_agent_line(
+                r#"{"to":"x/b","protocol":"tcp","port":80,"result":"connected","micros":1,"extra":0}"#
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn targets_are_the_agents_own_type_and_encode_as_it_reads_them() {
+        let target = agent_target(
+            "y/c".into(),
+            "10.244.2.4".parse().unwrap(),
+            Probe::new(Protocol::Sctp, 81),
+        );
+        let text = String::from_utf8(agent_input(&[target])).unwrap();
+        assert_eq!(
+            text,
+            r#"[{"to":"y/c","host":"10.244.2.4","protocol":"sctp","port":81}]"#
+        );
     }
 }

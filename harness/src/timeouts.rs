@@ -41,6 +41,17 @@ impl Timeouts {
     pub const NETNS_COMMAND: Duration = Duration::from_secs(10);
     /// A probe agent's ready line, or an enforcer's acknowledgement of a snapshot.
     pub const NETNS_START: Duration = Duration::from_secs(10);
+    /// How often the enforcers' status files are read while waiting for an
+    /// acknowledgement: an apply takes a few milliseconds, and reading a small
+    /// file costs microseconds.
+    pub const NETNS_STATUS_POLL: Duration = Duration::from_millis(2);
+
+    /// After SIGKILL to a command's process group, how long to wait for the
+    /// command to be reaped: the kernel ends a killed process at once, unless
+    /// it is stuck in the kernel, which this bounds.
+    pub const REAP: Duration = Duration::from_secs(5);
+    /// How often a killed command is checked for having exited.
+    pub const REAP_POLL: Duration = Duration::from_millis(1);
 
     /// A probe pod of a cluster: scheduled, image present, container started.
     pub const POD_READY: Duration = Duration::from_secs(120);

@@ -183,9 +183,9 @@ fn targets_name_each_path_and_skip_pods_without_an_address() {
         .insert(pods[1].clone(), "10.96.0.20".parse().unwrap());
     let probes = [Probe::new(Protocol::Udp, 81)];
     let both = exec::targets(&pods, &endpoints, &probes, ProbeVia::Both);
-    let to: Vec<&str> = both.iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let to: Vec<&str> = both.iter().map(|t| t.to.as_str()).collect();
     assert_eq!(to, ["x/a", "x/b", "x/b via service"]);
-    assert_eq!(both[2]["host"], "10.96.0.20");
+    assert_eq!(both[2].host.to_string(), "10.96.0.20");
     assert_eq!(
         exec::targets(&pods, &endpoints, &probes, ProbeVia::Service).len(),
         1

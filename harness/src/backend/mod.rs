@@ -50,6 +50,22 @@ pub struct BackendError {
 
 pub type BackendResult<T> = Result<T, BackendError>;
 
+/// A run id: six hex digits, different for every backend made in this
+/// process (a counter over a per-process base), and most likely across
+/// processes (the base mixes the pid and the clock).
+pub fn new_run_id() -> String {
+    static BASE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = *BASE.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        std::process::id() ^ nanos.rotate_left(7)
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:06x}", base.wrapping_add(n) & 0xff_ffff)
+}
+
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
     fn cni(&self) -> CniInfo;
@@ -66,4 +82,18 @@ pub trait Backend: Send {
     fn probe(&mut self, probes: &[Probe]) -> impl Future<Output = BackendResult<Matrix>> + Send;
     /// Removes everything the backend created.
     fn teardown(&mut self) -> impl Future<Output = BackendResult<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn run_ids_made_in_one_process_all_differ() {
+        let ids: std::collections::BTreeSet<String> =
+            (0..1000).map(|_| super::new_run_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 6 && id.chars().all(|c| c.is_ascii_hexdigit()))
+        );
+    }
 }

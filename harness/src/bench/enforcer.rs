@@ -92,9 +92,7 @@ pub async fn measure_sizes(
                 .apply(&Change::Apply(Box::new(policy)))
                 .map_err(|e| e.to_string())?;
         }
-        let json = crate::backend::netns::snapshot_json(&world, &topology, 1);
-        let snapshot: netpol_enforcer::Snapshot =
-            serde_json::from_value(json).map_err(|e| e.to_string())?;
+        let snapshot = crate::backend::netns::snapshot(&world, &topology, 1);
         let started = Instant::now();
         let ruleset = netpol_enforcer::compile(&snapshot, &node.name);
         let text = netpol_enforcer::render(&ruleset);

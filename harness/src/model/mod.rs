@@ -48,6 +48,28 @@ impl Protocol {
     }
 }
 
+/// The agent's protocols are the model's: one conversion each way, so a
+/// protocol added on one side fails to compile on the other.
+impl From<netpol_probe::Protocol> for Protocol {
+    fn from(protocol: netpol_probe::Protocol) -> Protocol {
+        match protocol {
+            netpol_probe::Protocol::Tcp => Protocol::Tcp,
+            netpol_probe::Protocol::Udp => Protocol::Udp,
+            netpol_probe::Protocol::Sctp => Protocol::Sctp,
+        }
+    }
+}
+
+impl From<Protocol> for netpol_probe::Protocol {
+    fn from(protocol: Protocol) -> netpol_probe::Protocol {
+        match protocol {
+            Protocol::Tcp => netpol_probe::Protocol::Tcp,
+            Protocol::Udp => netpol_probe::Protocol::Udp,
+            Protocol::Sctp => netpol_probe::Protocol::Sctp,
+        }
+    }
+}
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -41,18 +41,13 @@ pub fn targets(
     endpoints: &Endpoints,
     probes: &[Probe],
     via: ProbeVia,
-) -> Vec<serde_json::Value> {
+) -> Vec<netpol_probe::Target> {
     let mut out = Vec::new();
     for pod in pods {
         for probe in probes {
             let mut add = |host: Option<&IpAddr>, to: String| {
                 if let Some(host) = host {
-                    out.push(serde_json::json!({
-                        "to": to,
-                        "host": host.to_string(),
-                        "protocol": probe.protocol.name(),
-                        "port": probe.port,
-                    }));
+                    out.push(crate::probe::agent_target(to, *host, *probe));
                 }
             };
             if via != ProbeVia::Service {
@@ -117,7 +112,7 @@ pub fn matrix(
                     let Some(to) = pods.iter().position(|p| p.to_string() == name) else {
                         continue;
                     };
-                    if let Some(table) = line.probe.and_then(|p| table.get_mut(&p)) {
+                    if let Some(table) = table.get_mut(&line.probe) {
                         table.set(*from, to, line.observed);
                     }
                 }

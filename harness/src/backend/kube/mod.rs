@@ -26,13 +26,5 @@ pub fn backend_error(backend: &'static str, error: DriverError) -> BackendError 
     }
 }
 
-/// A run id: short, hex, unique enough per cluster (pid and clock).
-pub fn new_run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{:06x}",
-        (std::process::id() ^ nanos.rotate_left(7)) & 0xff_ffff
-    )
-}
+/// Run ids come from one counter for every backend (unique within a process).
+pub use super::new_run_id;

@@ -1,40 +1,33 @@
 //! The enforcers of a netns world: one per node, fed snapshots of the world
 //! through a file, each acknowledging every generation it applied.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::process::Process;
-use super::topology::Topology;
 use super::{Cni, NetnsBackend, error, world};
 use crate::backend::BackendResult;
 use crate::timeouts::Timeouts;
 
 impl NetnsBackend {
-    pub(super) fn start_enforcers(
-        &mut self,
-        topology: &Topology,
-        enforcer_bin: &std::path::Path,
-    ) -> BackendResult<()> {
-        let tools = self
-            .tools
-            .clone()
-            .ok_or_else(|| error("used before setup"))?;
-        for node in &topology.nodes {
+    pub(super) fn start_enforcers(&mut self, enforcer_bin: &std::path::Path) -> BackendResult<()> {
+        let dir = self.dir.clone();
+        let ready = self.ready_mut()?;
+        for node in &ready.topology.nodes {
             let args = vec![
                 "local".to_owned(),
                 "--state".to_owned(),
-                self.dir.state().display().to_string(),
+                dir.state().display().to_string(),
                 "--node".to_owned(),
                 node.name.clone(),
                 "--status".to_owned(),
-                self.dir.status(&node.name).display().to_string(),
+                dir.status(&node.name).display().to_string(),
             ];
-            let log = self.dir.root.join(format!("enforcer-{}.log", node.name));
+            let log = dir.root.join(format!("enforcer-{}.log", node.name));
             let name = format!("enforcer of {}", node.name);
-            self.enforcers.push(
-                Process::spawn(&tools, &node.netns, enforcer_bin, &args, &log, &name)
-                    .map_err(error)?,
-            );
+            let process =
+                Process::spawn(&ready.tools, &node.netns, enforcer_bin, &args, &log, &name)
+                    .map_err(error)?;
+            ready.enforcers.push(process);
         }
         Ok(())
     }
@@ -45,7 +38,7 @@ impl NetnsBackend {
             return Ok(());
         }
         self.write_snapshot()?;
-        if self.enforcers_down {
+        if self.ready()?.enforcers_down {
             return Ok(());
         }
         self.await_enforcers().await
@@ -53,44 +46,39 @@ impl NetnsBackend {
 
     /// SIGKILLs every enforcer, as a crash would; their rules stay in force.
     pub fn kill_enforcers(&mut self) {
-        for enforcer in &mut self.enforcers {
-            enforcer.stop();
+        if let Some(ready) = self.ready.as_mut() {
+            for enforcer in &mut ready.enforcers {
+                enforcer.stop();
+            }
+            ready.enforcers.clear();
+            ready.enforcers_down = true;
         }
-        self.enforcers.clear();
-        self.enforcers_down = true;
     }
 
     /// Starts the enforcers again; they reconcile from the current snapshot.
     pub async fn restart_enforcers(&mut self) -> BackendResult<()> {
-        let topology = self
-            .topology
-            .clone()
-            .ok_or_else(|| error("restart before setup"))?;
-        self.start_enforcers(&topology, &self.dir.bin(crate::multicall::ENFORCER))?;
-        self.enforcers_down = false;
+        let enforcer_bin = self.dir.bin(crate::multicall::ENFORCER);
+        self.start_enforcers(&enforcer_bin)?;
+        self.ready_mut()?.enforcers_down = false;
         self.await_enforcers().await
     }
 
     /// The next generation of the world, replaced atomically for the enforcers.
     pub(super) fn write_snapshot(&mut self) -> BackendResult<()> {
-        let (Some(world), Some(topology)) = (&self.world, &self.topology) else {
-            return Err(error("used before setup"));
-        };
-        self.generation += 1;
-        let snapshot = world::snapshot(world, topology, self.generation);
-        let bytes = serde_json::to_vec(&snapshot)
-            .map_err(|e| error(format!("cannot encode the snapshot: {e}")))?;
-        world::write_atomically(&self.dir.state(), &bytes)
-            .map_err(|e| error(format!("cannot write {}: {e}", self.dir.state().display())))
+        let state = self.dir.state();
+        let ready = self.ready_mut()?;
+        ready.generation += 1;
+        let snapshot = world::snapshot(&ready.world, &ready.topology, ready.generation);
+        let bytes = serde_json::to_vec(&snapshot).expect("a snapshot always encodes as JSON");
+        world::write_atomically(&state, &bytes)
+            .map_err(|e| error(format!("cannot write {}: {e}", state.display())))
     }
 
     pub(super) async fn await_enforcers(&self) -> BackendResult<()> {
-        let topology = self
-            .topology
-            .as_ref()
-            .ok_or_else(|| error("used before setup"))?;
+        let ready = self.ready()?;
+        let generation = ready.generation;
         let deadline = Instant::now() + Timeouts::NETNS_START;
-        for node in &topology.nodes {
+        for node in &ready.topology.nodes {
             let path = self.dir.status(&node.name);
             loop {
                 match world::read_status(&path) {
@@ -101,23 +89,20 @@ impl NetnsBackend {
                             node.name
                         )));
                     }
-                    Some(status)
-                        if status.generation >= Some(self.generation) && status.applied =>
-                    {
+                    Some(status) if status.generation >= Some(generation) && status.applied => {
                         break;
                     }
-                    Some(status) if status.generation >= Some(self.generation) => {
+                    Some(status) if status.generation >= Some(generation) => {
                         let reason = status.error.unwrap_or_default();
                         return Err(error(format!(
-                            "the enforcer of {} could not apply generation {}: {reason}",
-                            node.name, self.generation
+                            "the enforcer of {} could not apply generation {generation}: {reason}",
+                            node.name
                         )));
                     }
                     _ if Instant::now() > deadline => {
                         return Err(error(format!(
-                            "the enforcer of {} did not apply generation {} within {:?} (log: {})",
+                            "the enforcer of {} did not apply generation {generation} within {:?} (log: {})",
                             node.name,
-                            self.generation,
                             Timeouts::NETNS_START,
                             self.dir
                                 .root
@@ -125,7 +110,7 @@ impl NetnsBackend {
                                 .display()
                         )));
                     }
-                    _ => tokio::time::sleep(Duration::from_millis(2)).await,
+                    _ => tokio::time::sleep(Timeouts::NETNS_STATUS_POLL).await,
                 }
             }
         }

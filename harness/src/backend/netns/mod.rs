@@ -8,13 +8,13 @@ pub mod plan;
 mod preflight;
 
 pub use preflight::is_root;
-pub use world::snapshot as snapshot_json;
+pub use world::snapshot;
 mod probing;
 mod process;
 pub mod topology;
 mod world;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::command;
@@ -50,14 +50,24 @@ pub struct NetnsBackend {
     netpol_exe: PathBuf,
     run_id: String,
     dir: RunDir,
-    tools: Option<Tools>,
-    topology: Option<Topology>,
+    sctp: bool,
+    /// The world, from the moment its plan is known (before the first
+    /// namespace exists, so that a failure anywhere in `setup` is undone)
+    /// until `teardown` removes it.
+    ready: Option<Ready>,
+}
+
+/// Everything a built world is: its layout, its processes, its state.
+struct Ready {
+    tools: Tools,
+    topology: Topology,
     agents: Vec<Process>,
     enforcers: Vec<Process>,
-    initial: Option<World>,
-    world: Option<World>,
+    /// The world `setup` built, and the world now.
+    initial: World,
+    world: World,
+    /// Of the last snapshot written for the enforcers.
     generation: u64,
-    sctp: bool,
     /// Set while the enforcers are killed on purpose (fault tests): snapshots
     /// are still written, but nobody acknowledges them.
     enforcers_down: bool,
@@ -71,34 +81,20 @@ fn error(message: impl Into<String>) -> BackendError {
     }
 }
 
-/// A run id: short, hex, unique enough per machine (pid and clock).
-fn new_run_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!(
-        "{:06x}",
-        (std::process::id() ^ nanos.rotate_left(7)) & 0xff_ffff
-    )
+fn not_set_up() -> BackendError {
+    error("used before setup")
 }
 
 impl NetnsBackend {
     pub fn new(cni: Cni, netpol_exe: PathBuf) -> NetnsBackend {
-        let run_id = new_run_id();
+        let run_id = super::new_run_id();
         NetnsBackend {
             cni,
             netpol_exe,
             dir: RunDir::new(&run_id),
             run_id,
-            tools: None,
-            topology: None,
-            agents: Vec::new(),
-            enforcers: Vec::new(),
-            initial: None,
-            world: None,
-            generation: 0,
             sctp: netpol_probe::sctp_supported(),
-            enforcers_down: false,
+            ready: None,
         }
     }
 
@@ -106,9 +102,17 @@ impl NetnsBackend {
         &self.run_id
     }
 
+    fn ready(&self) -> BackendResult<&Ready> {
+        self.ready.as_ref().ok_or_else(not_set_up)
+    }
+
+    fn ready_mut(&mut self) -> BackendResult<&mut Ready> {
+        self.ready.as_mut().ok_or_else(not_set_up)
+    }
+
     /// The world's layout, once set up (benchmarks address pods and nodes by it).
     pub fn topology(&self) -> Option<&Topology> {
-        self.topology.as_ref()
+        self.ready.as_ref().map(|r| &r.topology)
     }
 
     /// The `ip netns exec <pod> netpol-probe <args…>` command line for a pod,
@@ -118,15 +122,9 @@ impl NetnsBackend {
         pod: usize,
         args: &[String],
     ) -> BackendResult<(String, Vec<String>)> {
-        let topology = self
+        let ready = self.ready()?;
+        let netns = &ready
             .topology
-            .as_ref()
-            .ok_or_else(|| error("used before setup"))?;
-        let tools = self
-            .tools
-            .as_ref()
-            .ok_or_else(|| error("used before setup"))?;
-        let netns = &topology
             .pods
             .get(pod)
             .ok_or_else(|| error(format!("no pod {pod}")))?
@@ -139,7 +137,7 @@ impl NetnsBackend {
             probe_bin,
         ];
         full.extend(args.iter().cloned());
-        Ok((tools.ip.display().to_string(), full))
+        Ok((ready.tools.ip.display().to_string(), full))
     }
 
     /// Probes the matrix the way exec-per-cell suites do: one agent process
@@ -149,66 +147,66 @@ impl NetnsBackend {
         probes: &[Probe],
         workers: usize,
     ) -> BackendResult<Matrix> {
-        let topology = self
-            .topology
-            .clone()
-            .ok_or_else(|| error("probe before setup"))?;
-        let tools = self
-            .tools
-            .clone()
-            .ok_or_else(|| error("probe before setup"))?;
+        let timeout = self.capabilities().timeouts.probe;
+        let ready = self.ready()?;
         let probe_bin = self.dir.bin(crate::multicall::PROBE);
-        Ok(probing::probe_per_cell(&tools, &topology, &probe_bin, probes, workers).await)
+        Ok(probing::probe_per_cell(
+            &ready.tools,
+            &ready.topology,
+            &probe_bin,
+            probes,
+            timeout,
+            workers,
+        )
+        .await)
     }
 
-    async fn ip(&self, args: &[String]) -> BackendResult<()> {
-        let tools = self
-            .tools
-            .as_ref()
-            .ok_or_else(|| error("used before setup"))?;
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let ip = tools.ip.to_string_lossy();
-        command::run(&ip, &args, None, Timeouts::NETNS_COMMAND)
-            .await
-            .map_err(|e| BackendError {
-                backend: "netns",
-                message: "building the world failed".into(),
-                source: Some(Box::new(e)),
-            })?;
-        Ok(())
+    /// Builds the planned world: namespaces, veths, routes, then the agents.
+    async fn build(&mut self, probe_bin: &Path) -> BackendResult<()> {
+        let ready = self.ready_mut()?;
+        let ip = ready.tools.ip.to_string_lossy().into_owned();
+        for command in plan::build(&ready.topology)
+            .iter()
+            .chain(plan::forwarding(&ready.topology).iter())
+        {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            command::run(&ip, &args, None, Timeouts::NETNS_COMMAND)
+                .await
+                .map_err(|e| BackendError {
+                    backend: "netns",
+                    message: "building the world failed".into(),
+                    source: Some(Box::new(e)),
+                })?;
+        }
+        self.start_agents(probe_bin)
     }
 
-    fn start_agents(
-        &mut self,
-        topology: &Topology,
-        probe_bin: &std::path::Path,
-    ) -> BackendResult<()> {
-        let tools = self
-            .tools
-            .clone()
-            .ok_or_else(|| error("used before setup"))?;
+    fn start_agents(&mut self, probe_bin: &Path) -> BackendResult<()> {
+        let root = self.dir.root.clone();
+        let ready = self.ready_mut()?;
         let ports: Vec<String> = crate::model::SERVED_PORTS
             .iter()
             .map(u16::to_string)
             .collect();
         let args = vec!["serve".to_owned(), "--ports".to_owned(), ports.join(",")];
-        for pod in &topology.pods {
-            let log = self
-                .dir
-                .root
-                .join(format!("agent-{}-{}.log", pod.id.namespace, pod.id.name));
+        let log_of =
+            |id: &crate::model::PodId| root.join(format!("agent-{}-{}.log", id.namespace, id.name));
+        for pod in &ready.topology.pods {
             let name = format!("probe agent of {}", pod.id);
-            let process =
-                Process::spawn(&tools, &pod.netns, probe_bin, &args, &log, &name).map_err(error)?;
-            self.agents.push(process);
+            let process = Process::spawn(
+                &ready.tools,
+                &pod.netns,
+                probe_bin,
+                &args,
+                &log_of(&pod.id),
+                &name,
+            )
+            .map_err(error)?;
+            ready.agents.push(process);
         }
-        for (agent, pod) in self.agents.iter_mut().zip(&topology.pods) {
-            let log = self
-                .dir
-                .root
-                .join(format!("agent-{}-{}.log", pod.id.namespace, pod.id.name));
+        for (agent, pod) in ready.agents.iter_mut().zip(&ready.topology.pods) {
             agent
-                .first_line(Timeouts::NETNS_START, &log)
+                .first_line(Timeouts::NETNS_START, &log_of(&pod.id))
                 .map_err(error)?;
         }
         Ok(())
@@ -217,13 +215,11 @@ impl NetnsBackend {
     /// Removes everything this run created; every step runs even when one fails.
     fn remove_all(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
-        for process in self.agents.iter_mut().chain(self.enforcers.iter_mut()) {
-            process.stop();
-        }
-        self.agents.clear();
-        self.enforcers.clear();
-        if let Some(topology) = self.topology.take() {
-            problems.extend(cleanup::delete_namespaces(&topology.namespaces()));
+        if let Some(mut ready) = self.ready.take() {
+            for process in ready.agents.iter_mut().chain(ready.enforcers.iter_mut()) {
+                process.stop();
+            }
+            problems.extend(cleanup::delete_namespaces(&ready.topology.namespaces()));
         }
         if self.dir.root.exists()
             && let Err(e) = std::fs::remove_dir_all(&self.dir.root)
@@ -276,7 +272,10 @@ impl Backend for NetnsBackend {
     }
 
     async fn setup(&mut self, model: &Model) -> BackendResult<Addresses> {
-        self.tools = Some(preflight::check(self.cni == Cni::Reference).map_err(error)?);
+        if self.ready.is_some() {
+            return Err(error("setup twice: the world already exists"));
+        }
+        let tools = preflight::check(self.cni == Cni::Reference).map_err(error)?;
         std::fs::create_dir_all(&self.dir.root)
             .map_err(|e| error(format!("cannot create {}: {e}", self.dir.root.display())))?;
         std::fs::write(self.dir.owner(), std::process::id().to_string())
@@ -284,15 +283,6 @@ impl Backend for NetnsBackend {
         let (probe_bin, enforcer_bin) =
             process::link_binaries(&self.netpol_exe, &self.dir.root.join("bin")).map_err(error)?;
         let topology = Topology::plan(model, &self.run_id);
-        // Recorded before the first namespace exists, so a failure anywhere is undone.
-        self.topology = Some(topology.clone());
-        for command in plan::build(&topology)
-            .iter()
-            .chain(plan::forwarding(&topology).iter())
-        {
-            self.ip(command).await?;
-        }
-        self.start_agents(&topology, &probe_bin)?;
         let mut addresses = Addresses::default();
         for pod in &topology.pods {
             addresses.ips.insert(
@@ -304,58 +294,64 @@ impl Backend for NetnsBackend {
             );
         }
         let world = World::new(model.clone(), addresses.clone());
-        self.initial = Some(world.clone());
-        self.world = Some(world);
+        // Recorded before the first namespace exists, so a failure anywhere is undone.
+        self.ready = Some(Ready {
+            tools,
+            topology,
+            agents: Vec::new(),
+            enforcers: Vec::new(),
+            initial: world.clone(),
+            world,
+            generation: 0,
+            enforcers_down: false,
+        });
+        self.build(&probe_bin).await?;
         if self.cni == Cni::Reference {
             // The first snapshot exists before the enforcers start, so they never find no file.
             self.write_snapshot()?;
-            self.start_enforcers(&topology, &enforcer_bin)?;
+            self.start_enforcers(&enforcer_bin)?;
             self.await_enforcers().await?;
         }
         Ok(addresses)
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
-        let initial = self
-            .initial
-            .clone()
-            .ok_or_else(|| error("reset before setup"))?;
-        if self.world.as_ref() != Some(&initial) {
-            self.world = Some(initial);
+        let ready = self.ready_mut()?;
+        if ready.world != ready.initial {
+            ready.world = ready.initial.clone();
             self.publish().await?;
         }
         Ok(())
     }
 
     async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
-        let world = self
-            .world
-            .as_mut()
-            .ok_or_else(|| error("change before setup"))?;
+        let ready = self.ready_mut()?;
         changes
             .iter()
-            .try_for_each(|change| world.apply(change))
+            .try_for_each(|change| ready.world.apply(change))
             .map_err(error)?;
         self.publish().await
     }
 
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
-        let topology = self
-            .topology
-            .clone()
-            .ok_or_else(|| error("probe before setup"))?;
-        let tools = self
-            .tools
-            .clone()
-            .ok_or_else(|| error("probe before setup"))?;
-        let dead: Vec<(usize, String)> = self
+        let timeout = self.capabilities().timeouts.probe;
+        let probe_bin = self.dir.bin(crate::multicall::PROBE);
+        let ready = self.ready_mut()?;
+        let dead: Vec<(usize, String)> = ready
             .agents
             .iter_mut()
             .enumerate()
             .filter_map(|(i, a)| a.exited().map(|r| (i, r)))
             .collect();
-        let probe_bin = self.dir.bin(crate::multicall::PROBE);
-        Ok(probing::probe_matrix(&tools, &topology, &probe_bin, probes, &dead).await)
+        Ok(probing::probe_matrix(
+            &ready.tools,
+            &ready.topology,
+            &probe_bin,
+            probes,
+            timeout,
+            &dead,
+        )
+        .await)
     }
 
     async fn teardown(&mut self) -> BackendResult<()> {

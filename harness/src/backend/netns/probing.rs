@@ -3,14 +3,16 @@
 
 use std::path::Path;
 
-use serde_json::json;
+use std::net::IpAddr;
+use std::time::Duration;
+
 use tokio::task::JoinSet;
 
 use super::preflight::Tools;
 use super::topology::Topology;
 use crate::command;
 use crate::model::Probe;
-use crate::probe::{Matrix, Observed, ObservedTable, parse_agent_line};
+use crate::probe::{Matrix, Observed, ObservedTable, agent_input, agent_target, parse_agent_line};
 use crate::timeouts::Timeouts;
 
 /// One line of the agent's output.
@@ -21,6 +23,7 @@ pub async fn probe_matrix(
     topology: &Topology,
     probe_bin: &Path,
     probes: &[Probe],
+    timeout: Duration,
     dead: &[(usize, String)],
 ) -> Matrix {
     let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
@@ -33,17 +36,17 @@ pub async fn probe_matrix(
             )
         })
         .collect();
-    let targets: Vec<serde_json::Value> = topology
+    let targets: Vec<netpol_probe::Target> = topology
         .pods
         .iter()
         .flat_map(|pod| {
-            probes.iter().map(move |probe| {
-                json!({"to": pod.id.to_string(), "host": pod.ip.to_string(), "protocol": probe.protocol.name(), "port": probe.port})
-            })
+            probes
+                .iter()
+                .map(move |probe| agent_target(pod.id.to_string(), IpAddr::V4(pod.ip), *probe))
         })
         .collect();
-    let input = serde_json::to_vec(&targets).unwrap_or_default();
-    let timeout_ms = Timeouts::NETNS.probe.as_millis().to_string();
+    let input = agent_input(&targets);
+    let timeout_ms = timeout.as_millis().to_string();
     let mut tasks = JoinSet::new();
     for (from, pod) in topology.pods.iter().enumerate() {
         let ip = tools.ip.to_string_lossy().into_owned();
@@ -73,7 +76,7 @@ pub async fn probe_matrix(
                     let Some(to) = pods.iter().position(|p| p.to_string() == line.to) else {
                         continue;
                     };
-                    if let Some(table) = line.probe.and_then(|p| matrix.get_mut(&p)) {
+                    if let Some(table) = matrix.get_mut(&line.probe) {
                         table.set(from, to, line.observed);
                     }
                 }
@@ -107,6 +110,7 @@ pub async fn probe_per_cell(
     topology: &Topology,
     probe_bin: &Path,
     probes: &[Probe],
+    timeout: Duration,
     workers: usize,
 ) -> Matrix {
     let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
@@ -119,7 +123,7 @@ pub async fn probe_per_cell(
             )
         })
         .collect();
-    let timeout_ms = Timeouts::NETNS.probe.as_millis().to_string();
+    let timeout_ms = timeout.as_millis().to_string();
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
     let mut tasks = JoinSet::new();
     for (from, source) in topology.pods.iter().enumerate() {

@@ -3,43 +3,55 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::json;
+use netpol_enforcer::local::Status;
+use netpol_enforcer::{ContainerPort, Namespace, Pod, Snapshot};
 
 use super::topology::Topology;
 use crate::model::World;
 
-/// The snapshot of `world` as the enforcer reads it, with pods placed on nodes.
-pub fn snapshot(world: &World, topology: &Topology, generation: u64) -> serde_json::Value {
-    let namespaces: Vec<_> = world
+/// The snapshot of `world` as the enforcer reads it, with pods placed on
+/// nodes: the enforcer's own type, so a renamed field fails to compile here.
+pub fn snapshot(world: &World, topology: &Topology, generation: u64) -> Snapshot {
+    let namespaces = world
         .model
         .namespaces
         .iter()
-        .map(|n| json!({"name": n.name, "labels": n.labels}))
+        .map(|n| Namespace {
+            name: n.name.clone(),
+            labels: n.labels.clone(),
+        })
         .collect();
-    let pods: Vec<_> = world
+    let pods = world
         .model
         .pods
         .iter()
         .filter_map(|pod| {
             let plan = topology.pods.iter().find(|p| p.id == pod.id)?;
-            let ports: Vec<_> = pod
+            let ports = pod
                 .ports
                 .iter()
-                .map(|p| json!({"name": p.name, "port": p.port, "protocol": p.protocol.api_name()}))
+                .map(|p| ContainerPort {
+                    name: p.name.clone(),
+                    port: p.port,
+                    protocol: p.protocol.api_name().to_owned(),
+                })
                 .collect();
-            Some(json!({
-                "namespace": pod.id.namespace,
-                "name": pod.id.name,
-                "node": topology.nodes[plan.node].name,
-                "ip": plan.ip,
-                "labels": pod.labels,
-                "ports": ports,
-            }))
+            Some(Pod {
+                namespace: pod.id.namespace.clone(),
+                name: pod.id.name.clone(),
+                node: topology.nodes[plan.node].name.clone(),
+                ip: plan.ip.into(),
+                labels: pod.labels.clone(),
+                ports,
+            })
         })
         .collect();
-    let policies: Vec<_> = world.policies.values().collect();
-    json!({"generation": generation, "namespaces": namespaces, "pods": pods, "policies": policies})
+    Snapshot {
+        generation,
+        namespaces,
+        pods,
+        policies: world.policies.values().cloned().collect(),
+    }
 }
 
 /// Replaces `path` atomically: the enforcer never reads half a file.
@@ -49,17 +61,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
-/// What an enforcer reports after each attempt to apply a snapshot.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Status {
-    /// `None` when the enforcer could not read the snapshot at all.
-    pub generation: Option<u64>,
-    pub applied: bool,
-    pub error: Option<String>,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-}
-
+/// The enforcer's status file (`local::Status`), if it holds one.
 pub fn read_status(path: &Path) -> Option<Status> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
