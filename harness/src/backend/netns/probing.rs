@@ -6,7 +6,7 @@ use std::path::Path;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use futures::future::join_all;
 
 use super::preflight::Tools;
 use super::topology::Topology;
@@ -15,7 +15,6 @@ use crate::model::Probe;
 use crate::probe::{Matrix, Observed, ObservedTable, agent_input, agent_target, parse_agent_line};
 use crate::timeouts::Timeouts;
 
-/// One line of the agent's output.
 /// Probes every pod to every pod. `dead` agents (by pod index) make their
 /// destination cells `error`: a dead server must never read as blocked.
 pub async fn probe_matrix(
@@ -47,9 +46,11 @@ pub async fn probe_matrix(
         .collect();
     let input = agent_input(&targets);
     let timeout_ms = timeout.as_millis().to_string();
-    let mut tasks = JoinSet::new();
-    for (from, pod) in topology.pods.iter().enumerate() {
-        let ip = tools.ip.to_string_lossy().into_owned();
+    let ip = tools.ip.to_string_lossy().into_owned();
+    // One future per source, joined in this task (not spawned): when a
+    // signal stops the run, dropping this future kills every agent process
+    // of the round at once (see `command::run`).
+    let rounds = topology.pods.iter().enumerate().map(|(from, pod)| {
         let args = [
             "netns".to_owned(),
             "exec".to_owned(),
@@ -59,17 +60,16 @@ pub async fn probe_matrix(
             "--timeout-ms".to_owned(),
             timeout_ms.clone(),
         ];
-        let input = input.clone();
-        tasks.spawn(async move {
+        let (ip, input) = (&ip, &input);
+        async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             (
                 from,
-                command::run(&ip, &args, Some(&input), Timeouts::NETNS_COMMAND).await,
+                command::run(ip, &args, Some(input), Timeouts::NETNS_COMMAND).await,
             )
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((from, result)) = joined else { continue };
+        }
+    });
+    for (from, result) in join_all(rounds).await {
         match result {
             Ok(output) => {
                 for line in output.stdout.lines().filter_map(parse_agent_line) {
@@ -124,8 +124,9 @@ pub async fn probe_per_cell(
         })
         .collect();
     let timeout_ms = timeout.as_millis().to_string();
-    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(workers.max(1)));
-    let mut tasks = JoinSet::new();
+    let limit = tokio::sync::Semaphore::new(workers.max(1));
+    let ip = tools.ip.to_string_lossy().into_owned();
+    let mut cells = Vec::new();
     for (from, source) in topology.pods.iter().enumerate() {
         for (to, destination) in topology.pods.iter().enumerate() {
             for probe in probes {
@@ -147,28 +148,21 @@ pub async fn probe_per_cell(
                     "--target".to_owned(),
                     target,
                 ];
-                let (ip, limit, probe) = (
-                    tools.ip.to_string_lossy().into_owned(),
-                    limit.clone(),
-                    *probe,
-                );
-                tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
+                let (ip, limit, probe) = (&ip, &limit, *probe);
+                cells.push(async move {
+                    let _permit = limit.acquire().await;
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
                     (
                         from,
                         to,
                         probe,
-                        command::run(&ip, &args, None, Timeouts::NETNS_COMMAND).await,
+                        command::run(ip, &args, None, Timeouts::NETNS_COMMAND).await,
                     )
                 });
             }
         }
     }
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((from, to, probe, result)) = joined else {
-            continue;
-        };
+    for (from, to, probe, result) in join_all(cells).await {
         let seen = match result {
             Ok(output) => output
                 .stdout
