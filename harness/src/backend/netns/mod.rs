@@ -337,21 +337,17 @@ impl Backend for NetnsBackend {
         let timeout = self.capabilities().timeouts.probe;
         let probe_bin = self.dir.bin(crate::multicall::PROBE);
         let ready = self.ready_mut()?;
-        let dead: Vec<(usize, String)> = ready
-            .agents
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, a)| a.exited().map(|r| (i, r)))
-            .collect();
-        Ok(probing::probe_matrix(
-            &ready.tools,
-            &ready.topology,
-            &probe_bin,
-            probes,
-            timeout,
-            &dead,
-        )
-        .await)
+        let mut matrix =
+            probing::probe_matrix(&ready.tools, &ready.topology, &probe_bin, probes, timeout).await;
+        // Looked at after the round: an agent killed before or during it may
+        // have refused connections while it died, and a dead server must
+        // never read as a block. Its whole column becomes an error.
+        for (to, agent) in ready.agents.iter_mut().enumerate() {
+            if let Some(reason) = agent.exited() {
+                probing::mark_destination_failed(&mut matrix, to, &reason);
+            }
+        }
+        Ok(matrix)
     }
 
     async fn teardown(&mut self) -> BackendResult<()> {

@@ -15,15 +15,13 @@ use crate::model::Probe;
 use crate::probe::{Matrix, Observed, ObservedTable, agent_input, agent_target, parse_agent_line};
 use crate::timeouts::Timeouts;
 
-/// Probes every pod to every pod. `dead` agents (by pod index) make their
-/// destination cells `error`: a dead server must never read as blocked.
+/// Probes every pod to every pod.
 pub async fn probe_matrix(
     tools: &Tools,
     topology: &Topology,
     probe_bin: &Path,
     probes: &[Probe],
     timeout: Duration,
-    dead: &[(usize, String)],
 ) -> Matrix {
     let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
     let mut matrix: Matrix = probes
@@ -94,14 +92,16 @@ pub async fn probe_matrix(
             }
         }
     }
-    for (to, reason) in dead {
-        for table in matrix.values_mut() {
-            for from in 0..pods.len() {
-                table.set(from, *to, Observed::Error(reason.clone()));
-            }
+    matrix
+}
+
+/// Every cell into pod `to` becomes an error: its server is gone.
+pub fn mark_destination_failed(matrix: &mut Matrix, to: usize, reason: &str) {
+    for table in matrix.values_mut() {
+        for from in 0..table.pods().len() {
+            table.set(from, to, Observed::Error(reason.to_owned()));
         }
     }
-    matrix
 }
 
 /// One agent process per cell, at most `workers` at a time.

@@ -81,10 +81,14 @@ impl Process {
         }
     }
 
-    /// `Some(reason)` when the child has exited.
+    /// `Some(reason)` when the child has exited, or is exiting. A killed
+    /// multi-threaded child shows as a zombie (and closes its sockets, so
+    /// that connections to it are refused) before it can be reaped: `wait`
+    /// alone would call it alive a moment too long.
     pub fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {
             Ok(Some(status)) => Some(format!("{} exited ({status})", self.name)),
+            Ok(None) if dying(self.child.id()) => Some(format!("{} is exiting", self.name)),
             Ok(None) => None,
             Err(e) => Some(format!("{}: {e}", self.name)),
         }
@@ -94,6 +98,19 @@ impl Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` is gone or exiting (a zombie, or dead), by its
+/// state in `/proc/<pid>/stat`.
+fn dying(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // The state follows the command name, which is in parentheses and may hold anything.
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    matches!(state, Some('Z' | 'X' | 'x'))
 }
 
 /// The last line a child logged, for error messages.
