@@ -86,6 +86,13 @@ impl Sink {
         });
     }
 
+    /// Reports the reason of a failed check, if it failed.
+    pub fn check(&mut self, pos: Pos, path: &str, result: Result<(), String>) {
+        if let Err(reason) = result {
+            self.report(pos, path, reason);
+        }
+    }
+
     pub fn is_clean(&self) -> bool {
         self.found.is_empty()
     }

@@ -71,7 +71,7 @@ fn metadata(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<O
     let name = decode::required(sink, &fields, "name").and_then(|n| {
         let path = fields.path_of("name");
         let name = decode::string(sink, n, &path)?;
-        report(sink, n, &path, rules::dns_subdomain(&name));
+        sink.check(n.pos, &path, rules::dns_subdomain(&name));
         Some(name)
     });
     let namespace = decode::required(sink, &fields, "namespace").and_then(|n| {
@@ -331,11 +331,11 @@ fn port(sink: &mut Sink, node: &Node, path: &str) -> Option<NetworkPolicyPort> {
     let port_path = fields.path_of("port");
     let port = fields.get("port").and_then(|n| match &n.value {
         Value::Int(number) => {
-            report(sink, n, &port_path, rules::port_number(*number).map(|_| ()));
+            sink.check(n.pos, &port_path, rules::port_number(*number).map(|_| ()));
             Some(IntOrString::Int(i32::try_from(*number).unwrap_or(i32::MAX)))
         }
         Value::Str(name) => {
-            report(sink, n, &port_path, rules::port_name(name));
+            sink.check(n.pos, &port_path, rules::port_name(name));
             Some(IntOrString::String(name.clone()))
         }
         other => {
@@ -357,7 +357,7 @@ fn port(sink: &mut Sink, node: &Node, path: &str) -> Option<NetworkPolicyPort> {
             );
             return None;
         };
-        report(sink, n, &end_path, rules::port_number(end).map(|_| ()));
+        sink.check(n.pos, &end_path, rules::port_number(end).map(|_| ()));
         match fields.get("port").map(|p| &p.value) {
             None => sink.report(
                 n.pos,
@@ -383,10 +383,4 @@ fn port(sink: &mut Sink, node: &Node, path: &str) -> Option<NetworkPolicyPort> {
         port,
         end_port,
     })
-}
-
-pub(super) fn report(sink: &mut Sink, node: &Node, path: &str, result: Result<(), String>) {
-    if let Err(reason) = result {
-        sink.report(node.pos, path, reason);
-    }
 }

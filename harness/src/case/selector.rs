@@ -6,7 +6,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 
 use super::decode;
 use super::diagnostic::Sink;
-use super::policy::report;
 use super::rules;
 use super::yaml::Node;
 
@@ -53,7 +52,7 @@ fn requirement(sink: &mut Sink, node: &Node, path: &str) -> Option<LabelSelector
     let key = decode::required(sink, &fields, "key").and_then(|n| {
         let path = fields.path_of("key");
         let key = decode::string(sink, n, &path)?;
-        report(sink, n, &path, rules::label_key(&key));
+        sink.check(n.pos, &path, rules::label_key(&key));
         Some(key)
     });
     let operator = decode::required(sink, &fields, "operator").and_then(|n| {
