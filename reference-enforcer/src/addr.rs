@@ -125,15 +125,18 @@ pub enum CidrError {
 }
 
 /// Parses `address/len`. Host bits are ignored (`10.0.0.1/24` is
-/// `10.0.0.0/24`), as the API server has long accepted them.
+/// `10.0.0.0/24`), as the API server has long accepted them; so are leading
+/// zeros in IPv4 octets and in the length, read as decimal (`010.0.0.0/08`
+/// is `10.0.0.0/8`), which the API server accepts while the
+/// `StrictIPCIDRValidation` gate is off (the default through Kubernetes 1.35).
 pub fn parse_cidr(text: &str) -> Result<IpRange, CidrError> {
     let syntax = || CidrError::Syntax(text.to_string());
     let (address, len) = text.split_once('/').ok_or_else(syntax)?;
-    let ip: IpAddr = address.parse().map_err(|_| syntax())?;
-    if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(syntax());
-    }
-    let len: u32 = len.parse().map_err(|_| syntax())?;
+    let ip: IpAddr = match legacy_ipv4(address) {
+        Some(v4) => IpAddr::V4(v4),
+        None => address.parse().map_err(|_| syntax())?,
+    };
+    let len = digits(len).ok_or_else(syntax)?;
     let family = Family::of(ip);
     if len > family.bits() {
         return Err(CidrError::PrefixTooLong {
@@ -153,6 +156,29 @@ pub fn parse_cidr(text: &str) -> Result<IpRange, CidrError> {
         first,
         last: first | span,
     })
+}
+
+/// A run of ASCII digits as a number, leading zeros allowed; `None` for
+/// anything else, or for a number too large to be an octet or a length.
+fn digits(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = text.trim_start_matches('0');
+    if trimmed.len() > 3 {
+        return None;
+    }
+    Some(trimmed.parse().unwrap_or(0))
+}
+
+/// Four dot-separated decimal octets, leading zeros allowed.
+fn legacy_ipv4(text: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        *octet = u8::try_from(digits(parts.next()?)?).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 /// `block` minus every hole, as sorted disjoint ranges.
@@ -216,6 +242,21 @@ mod tests {
         assert_eq!(cidr("0.0.0.0/0").to_string(), "0.0.0.0/0");
         assert_eq!(cidr("::/0").to_string(), "::/0");
         assert_eq!(cidr("fd00::1/128").to_string(), "fd00::1");
+    }
+
+    #[test]
+    fn legacy_leading_zeros_read_as_decimal() {
+        assert_eq!(cidr("001.002.003.000/0").to_string(), "0.0.0.0/0");
+        assert_eq!(cidr("010.244.001.005/32").to_string(), "10.244.1.5");
+        assert_eq!(cidr("10.0.0.0/008").to_string(), "10.0.0.0/8");
+        assert_eq!(cidr("fd00::/064").to_string(), "fd00::/64");
+        for text in ["0256.0.0.0/8", "1.2.3.4.5/8", "1.2.3/8"] {
+            assert_eq!(
+                parse_cidr(text),
+                Err(CidrError::Syntax(text.into())),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -110,3 +110,6 @@ impl Action {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,9 +59,11 @@ pub fn label_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 1123 subdomain: lower-case labels joined by dots, at most 253 characters.
+/// A DNS-1123 subdomain as the API server checks it (`IsDNS1123Subdomain`):
+/// at most 253 characters of parts `[a-z0-9]([-a-z0-9]*[a-z0-9])?` joined by
+/// dots. Unlike a DNS label, a part has no length limit of its own.
 pub fn dns_subdomain(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > DNS_SUBDOMAIN_MAX || !name.split('.').all(is_dns_label) {
+    if name.is_empty() || name.len() > DNS_SUBDOMAIN_MAX || !name.split('.').all(is_label_shape) {
         return Err(format!(
             "`{name}` is not a DNS subdomain (lower-case letters, digits, `-` and `.`, at most 253 characters)"
         ));
@@ -80,9 +82,13 @@ pub fn dns_label(name: &str) -> Result<(), String> {
 }
 
 fn is_dns_label(name: &str) -> bool {
+    name.len() <= DNS_LABEL_MAX && is_label_shape(name)
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, of any length.
+fn is_label_shape(name: &str) -> bool {
     let lower_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     !name.is_empty()
-        && name.len() <= DNS_LABEL_MAX
         && name.starts_with(lower_alnum)
         && name.ends_with(lower_alnum)
         && name.chars().all(|c| lower_alnum(c) || c == '-')
@@ -190,6 +196,14 @@ mod tests {
     fn names_are_dns_subdomains_and_labels() {
         assert_eq!(dns_subdomain("allow.same-ns"), Ok(()));
         assert!(dns_subdomain("Allow").is_err());
+        assert!(dns_subdomain("a..b").is_err());
+        assert!(dns_subdomain("-a.b").is_err());
+        // The API server limits the whole name, not its parts (regression:
+        // parts over 63 characters used to be refused).
+        let long = format!("{}.{}", "a".repeat(126), "b".repeat(126));
+        assert_eq!(long.len(), 253);
+        assert_eq!(dns_subdomain(&long), Ok(()));
+        assert!(dns_subdomain(&format!("{long}c")).is_err());
         assert_eq!(dns_label("x"), Ok(()));
         assert!(dns_label("x.y").is_err());
     }

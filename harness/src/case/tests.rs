@@ -1,0 +1,105 @@
+//! What the loader accepts that the API server accepts too, and what it
+//! reads from templates: each a regression of an earlier mistake.
+
+use std::path::Path;
+
+use super::{Action, parse_case};
+use crate::backend::oracle;
+use crate::model::{Change, Model, Probe, Protocol, World};
+use crate::oracle::Oracle;
+use crate::truth::Reach;
+
+/// A one-policy case: ingress into x/a from `peer`, policy named `name`.
+fn case_text(name: &str, peer: &str) -> String {
+    format!(
+        "name: t
+probes: [tcp/80]
+policies:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {{name: {name}, namespace: x}}
+    spec:
+      podSelector: {{matchLabels: {{pod: a}}}}
+      ingress: [{{from: [{peer}]}}]
+expect:
+  all: {{default: allow, rules: [{{from: '*', to: x/a, allow: false}}]}}
+"
+    )
+}
+
+fn load(text: &str) -> Result<super::Case, String> {
+    parse_case(text, Path::new("t.yaml"), &Model::default()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_legacy_cidr_with_leading_zeros_loads_and_means_its_decimal_block() {
+    // Kubernetes accepts it while StrictIPCIDRValidation is off (the default).
+    let text = case_text(
+        "p",
+        "{ipBlock: {cidr: 001.002.003.000/0, except: [010.244.001.000/24]}}",
+    );
+    let case = load(&text).expect("accepted as the API server accepts it");
+    let model = Model::default();
+    let addresses = oracle::addresses(&model);
+    let Change::Apply(policy) = case.steps[0].actions[0]
+        .resolve(&model, &addresses)
+        .expect("resolves")
+    else {
+        panic!("an apply");
+    };
+    // The text stays as written: backends hand it to their API server or enforcer as is.
+    let block = policy.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0]
+        .from
+        .as_ref()
+        .unwrap()[0]
+        .ip_block
+        .clone()
+        .unwrap();
+    assert_eq!(block.cidr, "001.002.003.000/0");
+    // And it means the decimal block: all of IPv4 but x's pods (10.244.1.0/24 in the oracle's world).
+    let mut world = World::new(model.clone(), addresses.clone());
+    world.apply(&Change::Apply(policy)).expect("applies");
+    let table = Oracle::new(&world)
+        .expect("an oracle")
+        .table(Probe::new(Protocol::Tcp, 80));
+    let pods = model.pod_ids();
+    let at = |id: &str| {
+        pods.iter()
+            .position(|p| p.to_string() == id)
+            .expect("a pod")
+    };
+    assert_eq!(table.get(at("y/a"), at("x/a")), Reach::Allowed);
+    assert_eq!(table.get(at("x/b"), at("x/a")), Reach::Denied);
+}
+
+#[test]
+fn a_policy_name_of_253_characters_with_long_dotted_parts_loads() {
+    // metadata.name of a NetworkPolicy is a DNS-1123 subdomain: at most 253
+    // characters, and no limit on a part between dots.
+    let name = format!("{}.{}", "a".repeat(100), "b".repeat(152));
+    assert_eq!(name.len(), 253);
+    let text = case_text(&name, "{podSelector: {}}");
+    let case = load(&text).expect("accepted as the API server accepts it");
+    let Action::Apply(policy) = &case.steps[0].actions[0] else {
+        panic!("an apply");
+    };
+    assert_eq!(policy.metadata.name.as_deref(), Some(name.as_str()));
+    let too_long = case_text(&format!("{name}c"), "{podSelector: {}}");
+    assert!(
+        load(&too_long)
+            .unwrap_err()
+            .contains("is not a DNS subdomain"),
+        "254 characters are too many"
+    );
+}
+
+#[test]
+fn an_ipv6_template_is_seen_however_it_is_spaced() {
+    for template in ["{{ip6 y/a}}", "{{  ip6 y/a}}", "{{ip6   y/a  }}"] {
+        let text = case_text("p", &format!("{{ipBlock: {{cidr: '{template}/128'}}}}"));
+        let case = load(&text).unwrap_or_else(|e| panic!("{template}: {e}"));
+        assert!(case.needs_ipv6(), "{template}");
+    }
+    let text = case_text("p", "{ipBlock: {cidr: '{{  ip y/a}}/32'}}");
+    assert!(!load(&text).expect("valid").needs_ipv6());
+}
