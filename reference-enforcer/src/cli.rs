@@ -10,8 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::compile::compile;
 use crate::exit;
-use crate::golden::{self, Outcome};
-use crate::local::{self, LocalOptions, error_chain};
+use crate::local::{self, LocalOptions};
 use crate::render::render;
 use crate::snapshot::Snapshot;
 
@@ -60,15 +59,6 @@ enum Command {
         #[arg(long)]
         node: String,
     },
-    /// Check the golden rulesets against the compiler, or rewrite them.
-    Golden {
-        /// Rewrite the `.nft` files that differ.
-        #[arg(long)]
-        update: bool,
-        /// The golden folder (default: this crate's tests/golden).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
 }
 
 /// Runs the enforcer's command line; `args` starts with the program name.
@@ -96,9 +86,6 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             crate::controller::run(&crate::controller::ControllerOptions { node, cni_config })
         }
         Command::Compile { state, node } => compile_command(&state, &node),
-        Command::Golden { update, dir } => {
-            golden_command(update, dir.unwrap_or_else(golden::default_dir))
-        }
     };
     ExitCode::from(code)
 }
@@ -123,50 +110,5 @@ fn compile_command(state: &std::path::Path, node: &str) -> u8 {
             );
             exit::BAD_INPUT
         }
-    }
-}
-
-fn golden_command(update: bool, dir: PathBuf) -> u8 {
-    let result = if update {
-        golden::update(&dir).map(|changed| (changed, Vec::new()))
-    } else {
-        golden::check(&dir).map(|problems| (Vec::new(), problems))
-    };
-    let (changed, problems) = match result {
-        Ok(found) => found,
-        Err(error) => {
-            eprintln!("netpol-enforcer: {}", error_chain(&error));
-            return exit::BAD_INPUT;
-        }
-    };
-    for name in &changed {
-        println!("updated {}", dir.join(format!("{name}.nft")).display());
-    }
-    for (name, outcome) in &problems {
-        let path = dir.join(format!("{name}.nft"));
-        match outcome {
-            Outcome::Same => {}
-            Outcome::Missing => println!("{}: missing", path.display()),
-            Outcome::Orphan => println!("{}: no {name}.json beside it", path.display()),
-            Outcome::Differs {
-                line,
-                expected,
-                actual,
-            } => {
-                println!(
-                    "{}:{line}: differs\n  golden:   {expected}\n  compiler: {actual}",
-                    path.display()
-                );
-            }
-        }
-    }
-    if problems.is_empty() {
-        if !update {
-            println!("golden files up to date in {}", dir.display());
-        }
-        exit::OK
-    } else {
-        println!("run `cargo run -p netpol-enforcer -- golden --update` and review the diff");
-        exit::DIFFERS
     }
 }

@@ -1,7 +1,8 @@
 //! Golden files: `tests/golden/<name>.json` snapshots and the `<name>.nft`
 //! rulesets they compile to for node `node-1`. The `.nft` files are written
-//! only by `netpol-enforcer golden --update`, never by hand, and compared
-//! exactly by `netpol-enforcer golden` and by `cargo test`.
+//! only by `NETPOL_UPDATE_GOLDEN=1 cargo test -p netpol-enforcer --test
+//! golden_files`, never by hand, and compared exactly by `cargo test`. A
+//! development tool: the shipped enforcer has no command for it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,13 +14,6 @@ use crate::snapshot::Snapshot;
 /// The node every golden snapshot is compiled for; the snapshots also put
 /// pods on other nodes, so remote peers show up in the rulesets.
 pub const GOLDEN_NODE: &str = "node-1";
-
-/// `reference-enforcer/tests/golden` of the source tree this binary was built from.
-pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("golden")
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GoldenError {

@@ -1,7 +1,8 @@
 //! One trial per golden file and check: the compiler still renders it
 //! exactly (`render/`), nft accepts it (`nft-check/`), and it loads into a
 //! real network namespace (`netns-load/`). Regenerate with
-//! `cargo run -p netpol-enforcer -- golden --update`.
+//! `NETPOL_UPDATE_GOLDEN=1 cargo test -p netpol-enforcer --test golden_files`
+//! (then review the diff).
 
 mod support;
 
@@ -13,7 +14,12 @@ use netpol_enforcer::{Nft, render::FORWARD_CHAIN};
 
 use support::{Netns, gated, netns_missing, nft_missing};
 
-const UPDATE: &str = "cargo run -p netpol-enforcer -- golden --update";
+const UPDATE: &str = "NETPOL_UPDATE_GOLDEN=1 cargo test -p netpol-enforcer --test golden_files";
+
+/// This crate's `tests/golden`, in the source tree the tests were built from.
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
 
 fn renders_exactly(case: &GoldenCase) -> Result<(), Failed> {
     match golden::compare(case).map_err(|e| e.to_string())? {
@@ -61,14 +67,20 @@ fn loads_into_a_network_namespace(case: &GoldenCase) -> Result<(), Failed> {
 
 fn main() -> ExitCode {
     let arguments = Arguments::from_args();
-    let dir = golden::default_dir();
+    let dir = golden_dir();
+    if std::env::var_os("NETPOL_UPDATE_GOLDEN").is_some() {
+        // Rewrite first, then check as always: the trials show what is now committed.
+        for name in golden::update(&dir).unwrap_or_else(|e| panic!("{e}")) {
+            eprintln!("updated {}", dir.join(format!("{name}.nft")).display());
+        }
+    }
     let cases = match golden::cases(&dir) {
         Ok(cases) if !cases.is_empty() => cases,
         Ok(_) => panic!("no golden snapshots in {}", dir.display()),
         Err(error) => panic!("{error}"),
     };
     let mut trials = vec![Trial::test("render/no-orphaned-nft-files", move || {
-        let orphans: Vec<String> = golden::check(&golden::default_dir())
+        let orphans: Vec<String> = golden::check(&golden_dir())
             .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|(_, outcome)| *outcome == Outcome::Orphan)

@@ -62,7 +62,9 @@ fn apply_keeps_the_previous_ruleset_when_the_next_is_rejected() -> Result<(), Fa
 }
 
 fn golden_ruleset(name: &str) -> Result<String, Failed> {
-    let path = netpol_enforcer::golden::default_dir().join(format!("{name}.json"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"));
     let snapshot = Snapshot::from_json(&fs::read(&path).map_err(fail)?).map_err(fail)?;
     Ok(render(&compile(
         &snapshot,
