@@ -248,6 +248,8 @@ fn a_probe_agent_that_dies_turns_its_column_into_errors_never_connected_or_timeo
     });
 }
 
+#[path = "faults/dead_agents.rs"]
+mod dead_agents;
 #[path = "faults/nft.rs"]
 mod nft;
 #[path = "faults/signals.rs"]

@@ -1,6 +1,8 @@
-//! `netpol compare` on the committed results of the netns runs: the
-//! reference enforcer passes everything it can carry, `--cni none` fails
-//! every case that expects a block, and the support matrix says so.
+//! `netpol compare` rendering the committed results of the netns runs: what
+//! the committed files say (the reference enforcer passes everything it can
+//! carry, `--cni none` fails every case that expects a block) and how the
+//! comparison prints it. These read committed files only: that the files
+//! are what the current enforcer does is `results_current.rs`'s to check.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -59,17 +61,17 @@ fn rows(markdown: &str, section: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn the_markdown_comparison_of_the_netns_runs_is_pinned() {
+fn the_markdown_comparison_of_the_committed_netns_results_is_pinned() {
     insta::assert_snapshot!(markdown());
 }
 
 #[test]
-fn the_terminal_comparison_of_the_netns_runs_is_pinned() {
+fn the_terminal_comparison_of_the_committed_netns_results_is_pinned() {
     insta::assert_snapshot!(stdout(&["compare", REFERENCE, NONE]));
 }
 
 #[test]
-fn the_committed_comparison_is_what_compare_prints_today() {
+fn the_committed_comparison_is_what_compare_prints_for_the_committed_results() {
     let committed = std::fs::read_to_string(root().join(COMMITTED)).expect("committed");
     assert!(
         committed == markdown(),
@@ -78,7 +80,8 @@ fn the_committed_comparison_is_what_compare_prints_today() {
 }
 
 #[test]
-fn reference_passes_every_case_it_can_carry_and_none_fails_every_case_that_expects_a_block() {
+fn the_committed_results_show_reference_passing_every_case_it_can_carry_and_none_failing_every_case_that_expects_a_block()
+ {
     let none = results(NONE);
     let expects_block = |name: &str| {
         let case = none.cases.iter().find(|c| c.name == name).expect("in none");
@@ -109,7 +112,8 @@ fn reference_passes_every_case_it_can_carry_and_none_fails_every_case_that_expec
 }
 
 #[test]
-fn the_support_matrix_reads_unsupported_for_none_on_every_isolation_feature() {
+fn the_support_matrix_of_the_committed_results_reads_unsupported_for_none_on_every_isolation_feature()
+ {
     let matrix = rows(&markdown(), "Support matrix");
     assert_eq!(
         matrix.len(),

@@ -129,7 +129,7 @@ fn the_junit_of_a_small_failing_run_is_pinned() {
 }
 
 #[test]
-fn the_committed_none_run_as_junit_fails_every_case_naming_its_cells() {
+fn the_committed_none_results_rendered_as_junit_fail_every_case_naming_its_cells() {
     let dir = std::env::temp_dir().join(format!("netpol-junit-none-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let out = dir.join("none.xml");

@@ -164,7 +164,8 @@ pub(super) async fn run_on<B: Backend>(
         (Some(stopped), _) => Some(RunError::Backend(Box::new(stopped))),
         (None, false) => Some(RunError::Backend(
             format!(
-                "the backend failed in {} cases, whose failures say nothing about the policies: {}",
+                "the world or the backend failed in {} cases (a step that could not run, or probes \
+                 that observed nothing), whose failures say nothing about the policies: {}",
                 broken.len(),
                 broken.join(", ")
             )

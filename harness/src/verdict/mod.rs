@@ -165,6 +165,11 @@ impl Comparison {
         self.expected.pods().len()
     }
 
+    /// Every cell, row by row.
+    pub fn cells(&self) -> &[Cell] {
+        &self.cells
+    }
+
     pub fn cell(&self, from: usize, to: usize) -> Cell {
         self.cells[from * self.width() + to]
     }

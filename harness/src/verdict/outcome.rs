@@ -103,14 +103,18 @@ impl CaseResult {
         }
     }
 
-    /// Whether the backend failed somewhere in this case (so its failure
-    /// says nothing about what the backend enforces).
+    /// Whether the world or the backend failed in this case: a step it could
+    /// not run, a probe that observed nothing, or a world it could not reset.
+    /// Such a failure says nothing about what the backend enforces.
     pub fn backend_failed(&self) -> bool {
         self.failure == Some(Failure::Backend)
-            || self
-                .steps
-                .iter()
-                .any(|s| s.failure == Some(Failure::Backend))
+            || self.steps.iter().any(|s| {
+                s.failure == Some(Failure::Backend)
+                    || (s.failure == Some(Failure::Cells)
+                        && s.comparisons
+                            .values()
+                            .any(|c| c.cells().contains(&super::Cell::Unknown)))
+            })
     }
 }
 

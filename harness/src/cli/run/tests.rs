@@ -219,7 +219,8 @@ async fn a_backend_that_cannot_probe_fails_its_cases_and_the_run_says_the_backen
     assert_eq!(exit::of_error(&error), exit::BACKEND_FAILED);
     assert!(
         crate::error::chain(&error).ends_with(
-            "the backend failed in 3 cases, whose failures say nothing about the policies: \
+            "the world or the backend failed in 3 cases (a step that could not run, or probes \
+             that observed nothing), whose failures say nothing about the policies: \
              default-deny-all-cluster, ingress-allow-from-same-namespace, steps-policy-delete"
         ),
         "{}",
