@@ -336,3 +336,6 @@ impl<'a, B: Backend> Session<'a, B> {
         (self.results, self.stopped)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,7 @@ use netpol_harness::case;
 use netpol_harness::differential::{self, Minimal};
 use netpol_harness::generate;
 use netpol_harness::model::Model;
+use netpol_harness::report::terminal;
 use netpol_harness::run::Session;
 use netpol_harness::truth::Reach;
 use netpol_harness::verdict::Verdict;
@@ -92,7 +93,16 @@ fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_say
         match (judged.result.verdict, judged.minimal) {
             (Verdict::Passed, _) => {}
             (_, Some(minimal)) => {
-                eprint!("{}", differential::report(&case.name, &minimal));
+                eprint!(
+                    "{}",
+                    terminal::divergence(
+                        &case.name,
+                        &minimal.failure,
+                        &minimal.yaml,
+                        minimal.runs,
+                        minimal.took
+                    )
+                );
                 divergences.push((case.name.clone(), minimal));
             }
             (verdict, None) => failures.push(format!(

@@ -208,7 +208,14 @@ async fn judge_all<B: Backend>(
         let result = if differential {
             let judged = crate::differential::judge(session, case, true).await;
             if let Some(minimal) = &judged.minimal {
-                bar.suspend(|| print!("{}", crate::differential::report(&case.name, minimal)));
+                let text = terminal::divergence(
+                    &case.name,
+                    &minimal.failure,
+                    &minimal.yaml,
+                    minimal.runs,
+                    minimal.took,
+                );
+                bar.suspend(|| print!("{text}"));
             }
             session.record(judged.result)
         } else {

@@ -120,19 +120,6 @@ pub async fn judge<B: Backend>(session: &mut Session<'_, B>, case: &Case, shrink
     Judged { result, minimal }
 }
 
-/// What a run prints for a divergence: how the minimal case failed (its
-/// cells, expected and observed), then the case file itself.
-pub fn report(case: &str, minimal: &Minimal) -> String {
-    format!(
-        "DIVERGENCE {case}: shrunk in {} runs ({:.1} s) to the case below\n{}\
-         --- minimal case (expectation from the oracle; decide which side is wrong, then add it under cases/):\n{}---\n",
-        minimal.runs,
-        minimal.took.as_secs_f64(),
-        crate::report::terminal::failure(&minimal.failure),
-        minimal.yaml
-    )
-}
-
 /// A plain run has nothing to judge `expect: oracle` steps against: refuse
 /// such cases before anything runs (exit 2), naming them.
 pub fn refuse_oracle_expectations(cases: &[Case]) -> Result<(), String> {

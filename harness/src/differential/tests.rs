@@ -159,7 +159,13 @@ fn a_planted_divergence_is_found_and_shrunk_to_one_policy_with_an_except() {
     assert_eq!(applied.len(), 1, "{}", minimal.yaml);
     assert!(minimal.yaml.contains("except:"), "{}", minimal.yaml);
     assert_eq!(case.probes.len(), 1, "{}", minimal.yaml);
-    let failure = report(&name, &minimal);
+    let failure = crate::report::terminal::divergence(
+        &name,
+        &minimal.failure,
+        &minimal.yaml,
+        minimal.runs,
+        minimal.took,
+    );
     assert!(failure.contains("observed:"), "{failure}");
 }
 

@@ -23,6 +23,23 @@ pub fn progress(cases: usize) -> ProgressBar {
     bar
 }
 
+/// A divergence of `netpol run --differential`, shrunk: how the minimal
+/// case failed, then the minimal case file itself.
+pub fn divergence(
+    case: &str,
+    failure: &CaseResult,
+    yaml: &str,
+    runs: usize,
+    took: std::time::Duration,
+) -> String {
+    format!(
+        "DIVERGENCE {case}: shrunk in {runs} runs ({:.1} s) to the case below\n{}\
+         --- minimal case (expectation from the oracle; decide which side is wrong, then add it under cases/):\n{yaml}---\n",
+        took.as_secs_f64(),
+        failure_limited(failure, None),
+    )
+}
+
 /// A failed case as people read it: which cells differ, then expected,
 /// observed and the comparison, each pasteable into a case.
 pub fn failure(case: &CaseResult) -> String {
