@@ -204,7 +204,7 @@ pub fn main() -> ExitCode {
         Command::Cases(CasesCommand::List { selection, format }) => {
             list(selection, format).map_err(RunError::from)
         }
-        Command::Cleanup { all } => cleanup(all).map_err(RunError::from),
+        Command::Cleanup { all } => cleanup(all),
         Command::Generate(args) => generate::generate(args).map_err(RunError::from),
         Command::Bench(command) => bench::bench(command).map_err(RunError::from),
         Command::Compare(args) => reports::compare(args).map_err(RunError::from),
@@ -231,7 +231,7 @@ fn select(selection: &CaseSelection, model: &Model) -> Result<(Vec<Case>, Vec<Ca
     }))
 }
 
-fn cleanup(all: bool) -> Result<u8, UsageError> {
+fn cleanup(all: bool) -> Result<u8, RunError> {
     let report = crate::backend::netns::cleanup::clean(all);
     println!(
         "netpol cleanup: {} namespaces, {} processes, {} folders removed",
@@ -242,7 +242,7 @@ fn cleanup(all: bool) -> Result<u8, UsageError> {
     if report.problems.is_empty() {
         Ok(exit::PASSED)
     } else {
-        Err(UsageError::Message(report.problems.join("\n")))
+        Err(RunError::Cleanup(report.problems.join("\n").into()))
     }
 }
 
