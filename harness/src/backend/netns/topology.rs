@@ -161,9 +161,9 @@ mod tests {
                 .iter()
                 .all(|n| run_id_of(n) == Some("ab12cd"))
         );
-        let mut addresses: Vec<Ipv4Addr> = topology.pods.iter().map(|p| p.ip).collect();
-        addresses.dedup();
-        assert_eq!(addresses.len(), 9);
+        let addresses: std::collections::BTreeSet<Ipv4Addr> =
+            topology.pods.iter().map(|p| p.ip).collect();
+        assert_eq!(addresses.len(), 9, "every pod has its own address");
         // IFNAMSIZ is 16 with the terminating zero.
         assert!(topology.pods.iter().all(|p| p.host_if.len() <= 15));
     }
