@@ -191,3 +191,26 @@ fn targets_name_each_path_and_skip_pods_without_an_address() {
         1
     );
 }
+
+#[test]
+fn a_failed_pod_path_probe_is_never_replaced_by_the_service_paths_block() {
+    let pods = vec![PodId::new("x", "a"), PodId::new("x", "b")];
+    let probe = Probe::new(Protocol::Tcp, 80);
+    let lines = concat!(
+        r#"{"to":"x/b","protocol":"tcp","port":80,"result":"error","micros":5,"error":"no route"}"#,
+        "\n",
+        r#"{"to":"x/b via service","protocol":"tcp","port":80,"result":"timeout","micros":2000000}"#,
+        "\n"
+    );
+    let (matrix, divergences) = exec::matrix(
+        &pods,
+        &[probe],
+        ProbeVia::Both,
+        &[(0, Ok(lines.to_owned()))],
+    );
+    assert_eq!(
+        matrix[&probe].get(0, 1),
+        &Observed::Error("no route".into())
+    );
+    assert_eq!(divergences.len(), 1, "the paths still differ, and say so");
+}

@@ -145,10 +145,14 @@ pub fn matrix(
                                 from: pods[from].clone(),
                                 to: pods[to].clone(),
                                 probe: *probe,
-                                pod: p,
+                                pod: p.clone(),
                                 service: s.clone(),
                             });
-                            table.set(from, to, s);
+                            // A failed probe on the pod path stays what the cell
+                            // shows: an error is never replaced by a block.
+                            if p.failure().is_none() {
+                                table.set(from, to, s);
+                            }
                         }
                     }
                 }
