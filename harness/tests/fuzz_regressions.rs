@@ -6,11 +6,15 @@
 //! Inputs live in `fuzz/regressions/<target>/`, one file each, exactly as
 //! libFuzzer saved them; the checks are the targets' own (`fuzz/src`).
 
+#[path = "common/agreement.rs"]
+mod agreement;
 #[path = "../../fuzz/src/checks.rs"]
 #[allow(dead_code)]
 mod checks;
 #[path = "../../fuzz/src/snapshot_input.rs"]
 mod snapshot_input;
+#[path = "../../fuzz/src/world.rs"]
+mod world;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -93,7 +97,7 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
         eprintln!("not root or no nft: compiling only, `nft -c` skipped");
     }
     let saved = inputs("enforcer_compile");
-    let mut checked = 0;
+    let (mut checked, mut compared) = (0, 0);
     let mut rejected = Vec::new();
     for (name, bytes) in &saved {
         let Some(input) = decode(bytes) else { continue };
@@ -103,6 +107,9 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
         };
         let text = std::panic::catch_unwind(|| checks::compiled_text(&snapshot))
             .unwrap_or_else(|_| panic!("{name}: the compiler panicked"));
+        let asked = std::panic::catch_unwind(|| checks::evaluated(&snapshot, &text))
+            .unwrap_or_else(|_| panic!("{name}: see the message above"));
+        compared += usize::from(asked);
         if nft && let Err(error) = netpol_enforcer::check(&text) {
             rejected.push(format!(
                 "{name}: {}\n{}\n{text}",
@@ -119,7 +126,7 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
         rejected[0]
     );
     eprintln!(
-        "{checked} of {} saved inputs decoded to snapshots and compiled",
+        "{checked} of {} saved inputs decoded to snapshots and compiled; {compared} compared with the oracle",
         saved.len()
     );
     assert!(checked > 0 || saved.is_empty());
