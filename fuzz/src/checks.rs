@@ -1,9 +1,10 @@
 //! The checks behind each fuzz target. Every check panics on a broken
 //! invariant; returning is success. Shared with the workspace's
-//! `harness/tests/fuzz_regressions.rs`, which replays saved inputs (this file,
-//! `snapshot_input.rs` and `world.rs` are included there by path, as is
-//! `harness/tests/common/agreement.rs` here, so they name only
-//! `crate::{snapshot_input, world, agreement}` and the workspace's crates).
+//! `harness/tests/fuzz_regressions.rs`, which replays saved inputs (this file
+//! and `snapshot_input.rs` are included there by path, as
+//! `harness/tests/common/{agreement,projection}.rs` are here, so they name
+//! only `crate::{snapshot_input, agreement, projection}` and the workspace's
+//! crates).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,13 +84,13 @@ pub fn compiled_text(snapshot: &netpol_enforcer::Snapshot) -> String {
 
 /// The root-free half of the target, for one compiled snapshot and its
 /// text: the text loads, and the nodes' rulesets for the part of the
-/// snapshot a cluster could hold (`world::project`) agree with the oracle
+/// snapshot a cluster could hold (`projection::project`) agree with the oracle
 /// cell by cell. Returns whether the oracle was asked.
 pub fn evaluated(snapshot: &netpol_enforcer::Snapshot, text: &str) -> bool {
     if let Err(error) = netpol_enforcer::eval::Nftables::load(text) {
         panic!("nft would refuse the compiler's output: {error}\n{text}");
     }
-    let Some(valid) = crate::world::project(snapshot) else {
+    let Some(valid) = crate::projection::project(snapshot) else {
         return false;
     };
     let nodes = crate::snapshot_input::NODES;

@@ -10,6 +10,8 @@
 
 #[path = "common/agreement.rs"]
 mod agreement;
+#[path = "common/projection.rs"]
+mod projection;
 #[macro_use]
 #[path = "common/env.rs"]
 mod env;
@@ -18,8 +20,6 @@ mod env;
 mod checks;
 #[path = "../../fuzz/src/snapshot_input.rs"]
 mod snapshot_input;
-#[path = "../../fuzz/src/world.rs"]
-mod world;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

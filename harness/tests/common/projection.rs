@@ -1,8 +1,9 @@
-//! The part of a fuzzed snapshot a cluster could hold, as a snapshot for the
-//! compiler and as the oracle's world: the comparison of
-//! `harness/tests/common/agreement.rs` then judges the compiler's rulesets
-//! on fuzzed data. Shared by path with the workspace test
-//! `harness/tests/fuzz_regressions.rs`, like the other files here.
+//! The part of a snapshot a cluster could hold, as a snapshot for the
+//! compiler and as the oracle's world: the comparison of `agreement.rs`
+//! then judges the compiler's rulesets on snapshots written by hand (the
+//! enforcer's golden files, `tests/enforcer_eval.rs`) or by the fuzzer
+//! (`fuzz/src/checks.rs`, which includes this file by path, as does the
+//! replay of its corpus).
 //!
 //! What the API server would refuse is left out, one object at a time,
 //! rather than guessed at: namespaces and pods with invalid names or labels
