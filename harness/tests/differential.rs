@@ -32,23 +32,14 @@ const DEFAULT_SEED: u64 = 1;
 /// Progress lines while the suite runs, every this many cases.
 const PROGRESS_EVERY: u64 = 50;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text} is not a number")),
-        Err(_) => default,
-    }
-}
-
 /// Where divergences are also written, beside the build.
 fn divergence_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("divergences")
 }
 
 fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_says() {
-    let count = env_number("NETPOL_DIFF_COUNT", DEFAULT_COUNT);
-    let seed = env_number("NETPOL_DIFF_SEED", DEFAULT_SEED);
+    let count = env::number("NETPOL_DIFF_COUNT", DEFAULT_COUNT);
+    let seed = env::number("NETPOL_DIFF_SEED", DEFAULT_SEED);
     let model = Model::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -13,6 +13,8 @@
 
 #[path = "common/agreement.rs"]
 mod agreement;
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/projection.rs"]
 mod projection;
 
@@ -36,15 +38,6 @@ const RUN_ID: &str = "e0e0e0";
 const MAX_WORKERS: usize = 4;
 /// Failures shown in full; the rest are counted.
 const SHOWN: usize = 3;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text} is not a number")),
-        Err(_) => default,
-    }
-}
 
 /// One thread's part: what it compared, its steps, its failures by case index.
 type Share = (agreement::Tally, usize, Vec<(u64, String)>);
@@ -121,8 +114,8 @@ fn judge_case(
 
 #[test]
 fn in_generated_cases_the_enforcers_rulesets_let_through_exactly_what_the_oracle_allows() {
-    let count = env_number("NETPOL_EVAL_COUNT", DEFAULT_COUNT);
-    let seed = env_number("NETPOL_EVAL_SEED", DEFAULT_SEED);
+    let count = env::number("NETPOL_EVAL_COUNT", DEFAULT_COUNT);
+    let seed = env::number("NETPOL_EVAL_SEED", DEFAULT_SEED);
     let model = Model::default();
     let layout = layout(&model);
     let started = Instant::now();

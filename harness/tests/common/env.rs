@@ -80,6 +80,16 @@ pub fn required() -> bool {
     std::env::var(REQUIRE_ENV).as_deref() == Ok("1")
 }
 
+/// The number in environment variable `name`, or `default` when it is unset.
+pub fn number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text} is not a number")),
+        Err(_) => default,
+    }
+}
+
 /// The world lock; a trial that panicked while holding it poisons nothing.
 pub fn one_world() -> MutexGuard<'static, ()> {
     ONE_WORLD

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::lex::{Parser, Tok, name};
+use super::lex::{Parser, name};
 use super::model::{Action, Base, Chain, LoadError, Match, Rule, Selector, Statement, error};
 use super::{CtDirection, CtState, Hook, Verdict};
 
@@ -23,17 +23,8 @@ pub(super) fn jump(line: usize, words: &[&str]) -> Result<Option<Statement>, Loa
 pub(super) fn chain_body(parser: &mut Parser, chain: &str) -> Result<Chain, LoadError> {
     let mut base = None;
     let mut rules = Vec::new();
-    loop {
-        parser.skip_ends();
+    while !parser.closes(&format!("chain {chain}"))? {
         let line = parser.line();
-        match parser.peek().map(|t| t.tok) {
-            Some(Tok::Close) => {
-                parser.at += 1;
-                break;
-            }
-            None => return error(line, format!("chain {chain} is not closed")),
-            _ => {}
-        }
         let owned = parser.rule_words();
         let words: Vec<&str> = owned.iter().map(String::as_str).collect();
         match words.as_slice() {

@@ -61,17 +61,8 @@ fn collection_body<'a>(
     let mut key = None;
     let mut interval = false;
     let mut elements = Vec::new();
-    loop {
-        parser.skip_ends();
+    while !parser.closes(what)? {
         let line = parser.line();
-        match parser.peek().map(|t| t.tok) {
-            Some(Tok::Close) => {
-                parser.at += 1;
-                break;
-            }
-            None => return error(line, format!("{what} is not closed")),
-            _ => {}
-        }
         let words = parser.statement();
         match words.as_slice() {
             ["type", rest @ ..] => key = Some(key_types(line, rest, map)?),
@@ -79,22 +70,11 @@ fn collection_body<'a>(
             ["flags", other @ ..] => return error(line, format!("unsupported flags {other:?}")),
             ["elements", "="] => {
                 parser.expect(Tok::Open)?;
-                loop {
-                    parser.skip_ends();
+                while !parser.closes(&format!("the elements of {what}"))? {
                     let line = parser.line();
-                    match parser.peek().map(|t| t.tok) {
-                        Some(Tok::Close) => {
-                            parser.at += 1;
-                            break;
-                        }
-                        Some(Tok::Comma) => {
-                            parser.at += 1;
-                            continue;
-                        }
-                        None => {
-                            return error(line, format!("the elements of {what} are not closed"));
-                        }
-                        _ => {}
+                    if parser.peek().is_some_and(|t| t.tok == Tok::Comma) {
+                        parser.at += 1;
+                        continue;
                     }
                     let words = parser.statement();
                     let (element, verdict) = match words.iter().position(|w| *w == ":") {
@@ -103,7 +83,12 @@ fn collection_body<'a>(
                         }
                         None if !map => (words, Vec::new()),
                         _ if map => return error(line, "a map element needs `key : verdict`"),
-                        _ => return error(line, "a set element has no `:`"),
+                        _ => {
+                            return error(
+                                line,
+                                "a set element cannot have `:` (only map elements do)",
+                            );
+                        }
                     };
                     elements.push((line, element, verdict));
                 }

@@ -86,6 +86,20 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skips statement ends; true (and consumed) when the block closes
+    /// here, an error naming `what` when the text ends first.
+    pub(super) fn closes(&mut self, what: &str) -> Result<bool, LoadError> {
+        self.skip_ends();
+        match self.peek().map(|t| t.tok) {
+            Some(Tok::Close) => {
+                self.at += 1;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => error(self.line(), format!("{what} is not closed")),
+        }
+    }
+
     pub(super) fn word(&mut self, what: &str) -> Result<&'a str, LoadError> {
         match self.next() {
             Some(Token {

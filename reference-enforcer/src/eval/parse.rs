@@ -68,15 +68,10 @@ fn table_name(parser: &mut Parser, line: usize) -> Result<(String, String), Load
 
 fn table_body(parser: &mut Parser, table: &mut Table, table_name: &str) -> Result<(), LoadError> {
     loop {
-        parser.skip_ends();
-        let Some(token) = parser.peek() else {
-            return error(parser.line(), format!("table {table_name} is not closed"));
-        };
-        let line = token.line;
-        if token.tok == Tok::Close {
-            parser.at += 1;
+        if parser.closes(&format!("table {table_name}"))? {
             return Ok(());
         }
+        let line = parser.line();
         let kind = parser.word("`set`, `map` or `chain`")?;
         let object = parser.word("a name")?;
         parser.expect(Tok::Open)?;
