@@ -1,8 +1,10 @@
 //! The checks behind each fuzz target. Every check panics on a broken
 //! invariant; returning is success. Shared with the workspace's
 //! `harness/tests/fuzz_regressions.rs`, which replays saved inputs (this file
-//! and `snapshot_input.rs` are included there by path, so they name only
-//! `crate::snapshot_input` and the workspace's crates).
+//! and `snapshot_input.rs` are included there by path, as
+//! `harness/tests/common/{agreement,projection}.rs` are here, so they name
+//! only `crate::{snapshot_input, agreement, projection}` and the workspace's
+//! crates).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,14 +51,18 @@ pub const NFT_CHECK_EVERY: u64 = 256;
 
 static COMPILED: AtomicU64 = AtomicU64::new(0);
 
-/// A snapshot: the compiler never panics, renders deterministically, and
-/// (for a sample, when `nft` can be run) the kernel's parser accepts the text.
+/// A snapshot: the compiler never panics, renders deterministically, the
+/// text loads into the in-memory nftables (`netpol_enforcer::eval`) as
+/// `nft -f` would load it, the rulesets let through exactly what the
+/// oracle allows when a cluster could hold the snapshot, and (for a
+/// sample, when `nft` can be run) the kernel's parser accepts the text.
 pub fn enforcer_compile(input: &crate::snapshot_input::Input) {
     let bytes = serde_json::to_vec(&input.snapshot()).expect("json");
     let Ok(snapshot) = netpol_enforcer::Snapshot::from_json(&bytes) else {
         return;
     };
     let text = compiled_text(&snapshot);
+    evaluated(&snapshot, &text);
     let n = COMPILED.fetch_add(1, Ordering::Relaxed);
     if n.is_multiple_of(NFT_CHECK_EVERY) && nft_usable() {
         nft_accepts(&text);
@@ -74,6 +80,31 @@ pub fn compiled_text(snapshot: &netpol_enforcer::Snapshot) -> String {
         "no table:\n{first}"
     );
     first
+}
+
+/// The root-free half of the target, for one compiled snapshot and its
+/// text: the text loads, and the nodes' rulesets for the part of the
+/// snapshot a cluster could hold (`projection::project`) agree with the oracle
+/// cell by cell. Returns whether the oracle was asked.
+pub fn evaluated(snapshot: &netpol_enforcer::Snapshot, text: &str) -> bool {
+    if let Err(error) = netpol_enforcer::eval::Nftables::load(text) {
+        panic!("nft would refuse the compiler's output: {error}\n{text}");
+    }
+    let Some(valid) = crate::projection::project(snapshot) else {
+        return false;
+    };
+    let nodes = crate::snapshot_input::NODES;
+    let fabric = crate::agreement::fabric(&valid.snapshot, nodes).unwrap_or_else(|e| panic!("{e}"));
+    if let Err(problems) =
+        crate::agreement::compare(&valid.world, &valid.endpoints, &fabric, &valid.probes)
+    {
+        panic!(
+            "the enforcer's rulesets and the oracle disagree on the valid part of the snapshot,\n{}\n{}",
+            serde_json::to_string(&valid.snapshot).unwrap_or_default(),
+            problems.join("\n")
+        );
+    }
+    true
 }
 
 /// Whether `nft -c` can run here (root and nft installed).

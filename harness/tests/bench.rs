@@ -1,22 +1,17 @@
 //! The speed claim that matters most, guarded as a ratio (never an absolute
 //! time, which depends on the machine): probing the matrix batched — one agent
 //! exec per source pod — beats one process per probe. Needs root, like the
-//! netns tests.
+//! netns tests (`common/env.rs`: ignored with the reason without them).
 
-#[path = "common/privilege.rs"]
-mod privilege;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 
 use std::process::Command;
 
-fn privileged() -> bool {
-    privilege::privileged("the matrix benchmark")
-}
+use env::Needs;
 
-#[test]
 fn a_batched_matrix_is_faster_than_one_process_per_probe() {
-    if !privileged() {
-        return;
-    }
     let output = Command::new(env!("CARGO_BIN_EXE_netpol"))
         .args(["bench", "matrix", "--probe", "tcp/80", "--workers", "3"])
         .output()
@@ -43,4 +38,11 @@ fn a_batched_matrix_is_faster_than_one_process_per_probe() {
         stdout.contains("cells that differ 0"),
         "the two ways disagree: {stdout}"
     );
+}
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![gated!(
+        Needs::Netns,
+        a_batched_matrix_is_faster_than_one_process_per_probe
+    )])
 }

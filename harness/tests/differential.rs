@@ -5,11 +5,12 @@
 //! `NETPOL_DIFF_COUNT` (default 200) and `NETPOL_DIFF_SEED` (default 1)
 //! choose the cases: `NETPOL_DIFF_COUNT=2000 cargo test --release -p
 //! netpol-harness --test differential -- --nocapture` is the long local run.
-//! Needs root; without it the test says why and passes, unless
-//! `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure.
+//! Needs root, iproute2 and nftables: without them the trial is reported
+//! ignored with the reason, or fails with `NETPOL_REQUIRE_ENV=1` (CI).
 
-#[path = "common/privilege.rs"]
-mod privilege;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,37 +26,22 @@ use netpol_harness::run::Session;
 use netpol_harness::truth::Reach;
 use netpol_harness::verdict::Verdict;
 
+use env::Needs;
+
 /// Cases per CI run: the issue asks for at least 200.
 const DEFAULT_COUNT: u64 = 200;
 const DEFAULT_SEED: u64 = 1;
 /// Progress lines while the suite runs, every this many cases.
 const PROGRESS_EVERY: u64 = 50;
 
-fn privileged() -> bool {
-    privilege::privileged("the differential tests")
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text} is not a number")),
-        Err(_) => default,
-    }
-}
-
 /// Where divergences are also written, beside the build.
 fn divergence_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("divergences")
 }
 
-#[test]
 fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_says() {
-    if !privileged() {
-        return;
-    }
-    let count = env_number("NETPOL_DIFF_COUNT", DEFAULT_COUNT);
-    let seed = env_number("NETPOL_DIFF_SEED", DEFAULT_SEED);
+    let count = env::number("NETPOL_DIFF_COUNT", DEFAULT_COUNT);
+    let seed = env::number("NETPOL_DIFF_SEED", DEFAULT_SEED);
     let model = Model::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -159,7 +145,6 @@ fn netpol(args: &[&str]) -> std::process::Output {
         .expect("netpol runs")
 }
 
-#[test]
 fn generated_cases_are_written_reproducibly_and_run_only_differentially() {
     let dir = std::env::temp_dir().join(format!("netpol-generate-test-{}", std::process::id()));
     let out = dir.to_str().expect("utf-8 path");
@@ -198,4 +183,14 @@ fn generated_cases_are_written_reproducibly_and_run_only_differentially() {
         Some("netpol: 4 passed, 0 failed, 0 skipped"),
         "{summary}"
     );
+}
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        gated!(
+            Needs::Netns,
+            generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_says
+        ),
+        plain!(generated_cases_are_written_reproducibly_and_run_only_differentially),
+    ])
 }

@@ -2,11 +2,13 @@
 //! ruleset the kernel rejects, a policy the enforcer cannot read, a harness
 //! stopped by a signal at every phase, a probe agent that dies.
 //!
-//! Needs root; without it each test says why and passes, unless
-//! `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure. One world at a time.
+//! Needs root, iproute2 and nftables: without them each trial is reported
+//! ignored with the reason, or fails with `NETPOL_REQUIRE_ENV=1` (CI). One
+//! world at a time (`common/env.rs`).
 
-#[path = "common/privilege.rs"]
-mod privilege;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 #[path = "faults/support.rs"]
 mod support;
 
@@ -14,6 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use env::Needs;
 use netpol_harness::backend::Backend;
 use netpol_harness::backend::netns::{Cni, NetnsBackend};
 use netpol_harness::case;
@@ -23,7 +26,7 @@ use netpol_harness::probe::Observed;
 use netpol_harness::timeouts::Timeouts;
 use netpol_harness::truth::{Pattern, Reach, Rule, table_from_rules};
 use serde_json::json;
-use support::{apply, differences, netpol_exe, privileged, runtime, serial};
+use support::{apply, differences, netpol_exe, runtime};
 
 const TCP80: Probe = Probe::new(Protocol::Tcp, 80);
 const UDP80: Probe = Probe::new(Protocol::Udp, 80);
@@ -50,12 +53,7 @@ steps:
     expect: oracle
 "#;
 
-#[test]
 fn an_enforcer_killed_mid_run_keeps_its_rules_and_once_restarted_reconciles_within_the_budget() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let case =
         case::parse_case(TWO_STEPS, Path::new("fault-two-steps.yaml"), &model).expect("valid");
@@ -108,13 +106,13 @@ fn an_enforcer_killed_mid_run_keeps_its_rules_and_once_restarted_reconciles_with
         let restarted = Instant::now();
         backend.restart_enforcers().await.expect("restart");
         let budget = Timeouts::NETNS.enforce;
-        let mut last = Vec::new();
-        while restarted.elapsed() < budget {
-            last = differences(&backend.probe(&probes).await.expect("probe"), &tables[1]);
-            if last.is_empty() {
-                break;
+        // Probe at least once, however long the restart took.
+        let last = loop {
+            let found = differences(&backend.probe(&probes).await.expect("probe"), &tables[1]);
+            if found.is_empty() || restarted.elapsed() >= budget {
+                break found;
             }
-        }
+        };
         assert!(
             last.is_empty(),
             "not reconciled within {budget:?}: {last:?}"
@@ -131,12 +129,7 @@ fn pattern(text: &str, model: &Model) -> Pattern {
     Pattern::parse(text, model).expect("pattern")
 }
 
-#[test]
 fn a_policy_the_enforcer_cannot_read_isolates_the_pods_it_selects_and_opens_nothing() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
     let run_id = backend.run_id().to_owned();
@@ -178,12 +171,7 @@ fn a_policy_the_enforcer_cannot_read_isolates_the_pods_it_selects_and_opens_noth
     });
 }
 
-#[test]
 fn a_probe_agent_that_dies_turns_its_column_into_errors_never_connected_or_timeout() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let victim = PodId::new("y", "b");
     let column = model
@@ -254,3 +242,14 @@ mod dead_agents;
 mod nft;
 #[path = "faults/signals.rs"]
 mod signals;
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        gated!(Needs::Netns, an_enforcer_killed_mid_run_keeps_its_rules_and_once_restarted_reconciles_within_the_budget),
+        gated!(Needs::Netns, a_policy_the_enforcer_cannot_read_isolates_the_pods_it_selects_and_opens_nothing),
+        gated!(Needs::Netns, a_probe_agent_that_dies_turns_its_column_into_errors_never_connected_or_timeout),
+        gated!(Needs::Netns, nft::a_ruleset_the_kernel_rejects_keeps_the_previous_one_is_reported_and_the_next_good_state_applies),
+        gated!(Needs::Netns, nft::a_run_whose_rulesets_the_kernel_rejects_says_so_and_leaves_nothing_behind),
+        gated!(Needs::Netns, signals::sigint_or_sigterm_at_any_phase_leaves_no_namespace_process_or_folder),
+    ])
+}

@@ -1,11 +1,20 @@
 //! The fuzz targets' saved inputs, replayed in the normal test suite: every
 //! input that once crashed a target, and the minimized corpus of the
-//! enforcer's compiler, whose every ruleset `nft -c` must accept (the fuzz
-//! target asks the kernel only for a sample; this asks for all).
+//! enforcer's compiler, whose every ruleset must load into the in-memory
+//! nftables and agree with the oracle, and (as root, with `nft`; ignored
+//! with the reason elsewhere) pass `nft -c`: the fuzz target asks the kernel
+//! only for a sample, this asks for all.
 //!
 //! Inputs live in `fuzz/regressions/<target>/`, one file each, exactly as
 //! libFuzzer saved them; the checks are the targets' own (`fuzz/src`).
 
+#[path = "common/agreement.rs"]
+mod agreement;
+#[path = "common/projection.rs"]
+mod projection;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 #[path = "../../fuzz/src/checks.rs"]
 #[allow(dead_code)]
 mod checks;
@@ -53,18 +62,9 @@ fn decode(bytes: &[u8]) -> Option<snapshot_input::Input> {
     snapshot_input::Input::arbitrary_take_rest(Unstructured::new(bytes)).ok()
 }
 
-fn root_with_nft() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    });
-    root && which::which("nft").is_ok()
-}
-
 /// libFuzzer's `-timeout` for the targets; a debug build must stay inside it too.
 const WITHIN: Duration = Duration::from_secs(10);
 
-#[test]
 fn case_files_that_once_crashed_or_stalled_the_loader_now_load_or_fail_in_time() {
     for (name, bytes) in inputs("case_load") {
         let started = Instant::now();
@@ -74,7 +74,6 @@ fn case_files_that_once_crashed_or_stalled_the_loader_now_load_or_fail_in_time()
     }
 }
 
-#[test]
 fn truth_tables_that_once_crashed_the_parser_parse_or_fail_cleanly() {
     for (name, bytes) in inputs("truth_table") {
         eprintln!("{name}");
@@ -82,19 +81,10 @@ fn truth_tables_that_once_crashed_the_parser_parse_or_fail_cleanly() {
     }
 }
 
-#[test]
-fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
-    let nft = root_with_nft();
-    if !nft {
-        assert!(
-            std::env::var("NETPOL_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "NETPOL_REQUIRE_NETNS=1 but `nft -c` cannot run (not root, or no nft)"
-        );
-        eprintln!("not root or no nft: compiling only, `nft -c` skipped");
-    }
+/// The saved snapshots that decode, by file name, and each one's ruleset text.
+fn saved_rulesets() -> Vec<(String, netpol_enforcer::Snapshot, String)> {
     let saved = inputs("enforcer_compile");
-    let mut checked = 0;
-    let mut rejected = Vec::new();
+    let mut out = Vec::new();
     for (name, bytes) in &saved {
         let Some(input) = decode(bytes) else { continue };
         let json = serde_json::to_vec(&input.snapshot()).expect("json");
@@ -103,14 +93,37 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
         };
         let text = std::panic::catch_unwind(|| checks::compiled_text(&snapshot))
             .unwrap_or_else(|_| panic!("{name}: the compiler panicked"));
-        if nft && let Err(error) = netpol_enforcer::check(&text) {
+        out.push((name.clone(), snapshot, text));
+    }
+    eprintln!(
+        "{} of {} saved inputs decoded to snapshots and compiled",
+        out.len(),
+        saved.len()
+    );
+    assert!(!out.is_empty() || saved.is_empty());
+    out
+}
+
+fn every_saved_snapshot_compiles_loads_in_memory_and_agrees_with_the_oracle() {
+    let mut compared = 0;
+    for (name, snapshot, text) in saved_rulesets() {
+        let asked = std::panic::catch_unwind(|| checks::evaluated(&snapshot, &text))
+            .unwrap_or_else(|_| panic!("{name}: see the message above"));
+        compared += usize::from(asked);
+    }
+    eprintln!("{compared} compared with the oracle");
+}
+
+fn nft_accepts_the_ruleset_of_every_saved_snapshot() {
+    let mut rejected = Vec::new();
+    for (name, snapshot, text) in saved_rulesets() {
+        if let Err(error) = netpol_enforcer::check(&text) {
             rejected.push(format!(
                 "{name}: {}\n{}\n{text}",
                 netpol_enforcer::local::error_chain(&error),
-                serde_json::to_string(&input.snapshot()).unwrap_or_default()
+                serde_json::to_string(&snapshot).unwrap_or_default()
             ));
         }
-        checked += 1;
     }
     assert!(
         rejected.is_empty(),
@@ -118,9 +131,16 @@ fn every_saved_snapshot_compiles_and_nft_accepts_every_ruleset() {
         rejected.len(),
         rejected[0]
     );
-    eprintln!(
-        "{checked} of {} saved inputs decoded to snapshots and compiled",
-        saved.len()
-    );
-    assert!(checked > 0 || saved.is_empty());
+}
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        plain!(case_files_that_once_crashed_or_stalled_the_loader_now_load_or_fail_in_time),
+        plain!(truth_tables_that_once_crashed_the_parser_parse_or_fail_cleanly),
+        plain!(every_saved_snapshot_compiles_loads_in_memory_and_agrees_with_the_oracle),
+        gated!(
+            env::Needs::Nft,
+            nft_accepts_the_ruleset_of_every_saved_snapshot
+        ),
+    ])
 }

@@ -1,9 +1,11 @@
 //! The netns backend for real: namespaces, veths, probe agents and enforcers
-//! on this kernel. Needs root; without it each test says why and passes,
-//! unless `NETPOL_REQUIRE_NETNS=1` (CI) makes that a failure.
+//! on this kernel. Needs root, iproute2 and nftables: without them each
+//! trial is reported ignored with the reason, or fails with
+//! `NETPOL_REQUIRE_ENV=1` (CI). One world at a time (`common/env.rs`).
 
-#[path = "common/privilege.rs"]
-mod privilege;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -16,9 +18,7 @@ use netpol_harness::model::{Change, Model, Probe, Protocol};
 use netpol_harness::probe::{Matrix, Observed};
 use netpol_harness::timeouts::Timeouts;
 
-fn privileged() -> bool {
-    privilege::privileged("the netns tests")
-}
+use env::Needs;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -64,11 +64,7 @@ fn policy(json: serde_json::Value) -> Change {
 
 const TCP80: Probe = Probe::new(Protocol::Tcp, 80);
 
-#[test]
 fn without_enforcement_every_pod_reaches_every_pod_and_nothing_is_left_behind() {
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let mut backend = NetnsBackend::new(Cni::None, netpol_exe());
     let run_id = backend.run_id().to_owned();
@@ -91,11 +87,7 @@ fn without_enforcement_every_pod_reaches_every_pod_and_nothing_is_left_behind() 
     );
 }
 
-#[test]
 fn the_reference_enforcer_blocks_and_unblocks_as_policies_come_and_go() {
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
     runtime().block_on(async {
@@ -134,11 +126,7 @@ fn the_reference_enforcer_blocks_and_unblocks_as_policies_come_and_go() {
     });
 }
 
-#[test]
 fn a_fully_blocked_matrix_takes_less_than_twice_the_probe_timeout() {
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
     runtime().block_on(async {
@@ -225,11 +213,7 @@ fn start_run(cases: &str) -> std::process::Child {
         .expect("netpol runs")
 }
 
-#[test]
 fn a_killed_run_is_removed_by_netpol_cleanup() {
-    if !privileged() {
-        return;
-    }
     let mut child = start_run("cases");
     let folder =
         run_folder_of(child.id(), Duration::from_secs(30)).expect("the run built its world");
@@ -246,11 +230,7 @@ fn a_killed_run_is_removed_by_netpol_cleanup() {
     assert!(processes.is_empty(), "processes left: {processes}");
 }
 
-#[test]
 fn sigterm_stops_a_run_and_removes_its_world() {
-    if !privileged() {
-        return;
-    }
     let child = start_run("cases");
     let folder =
         run_folder_of(child.id(), Duration::from_secs(30)).expect("the run built its world");
@@ -267,11 +247,7 @@ fn sigterm_stops_a_run_and_removes_its_world() {
     assert!(processes.is_empty(), "processes left: {processes}");
 }
 
-#[test]
 fn a_killed_enforcer_leaves_its_rules_in_force_and_a_restarted_one_reconciles() {
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
     runtime().block_on(async {
@@ -327,11 +303,7 @@ fn a_killed_enforcer_leaves_its_rules_in_force_and_a_restarted_one_reconciles() 
     });
 }
 
-#[test]
 fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
-    if !privileged() {
-        return;
-    }
     use netpol_harness::report::json::Results;
     use netpol_harness::truth::Reach;
     use netpol_harness::verdict::Verdict;
@@ -386,11 +358,7 @@ fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
     }
 }
 
-#[test]
 fn an_ordinary_user_runs_the_netns_backend_inside_a_user_namespace() {
-    if !privileged() || which::which("setpriv").is_err() {
-        return;
-    }
     // A copy every user can read: the build folder may be private.
     let dir = std::env::temp_dir().join(format!("netpol-userns-test-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("cases")).expect("dir");
@@ -440,11 +408,7 @@ fn an_ordinary_user_runs_the_netns_backend_inside_a_user_namespace() {
     }
 }
 
-#[test]
 fn a_udp_flow_allowed_before_a_deny_is_cut_by_it() {
-    if !privileged() {
-        return;
-    }
     let model = Model::default();
     let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
     runtime().block_on(async {
@@ -484,4 +448,36 @@ fn a_udp_flow_allowed_before_a_deny_is_cut_by_it() {
         );
         backend.teardown().await.expect("teardown");
     });
+}
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        gated!(
+            Needs::Netns,
+            without_enforcement_every_pod_reaches_every_pod_and_nothing_is_left_behind
+        ),
+        gated!(
+            Needs::Netns,
+            the_reference_enforcer_blocks_and_unblocks_as_policies_come_and_go
+        ),
+        gated!(
+            Needs::Netns,
+            a_fully_blocked_matrix_takes_less_than_twice_the_probe_timeout
+        ),
+        gated!(Needs::Netns, a_killed_run_is_removed_by_netpol_cleanup),
+        gated!(Needs::Netns, sigterm_stops_a_run_and_removes_its_world),
+        gated!(
+            Needs::Netns,
+            a_killed_enforcer_leaves_its_rules_in_force_and_a_restarted_one_reconciles
+        ),
+        gated!(
+            Needs::Netns,
+            with_no_enforcement_exactly_the_cases_that_expect_a_block_fail
+        ),
+        gated!(
+            Needs::NetnsAndSetpriv,
+            an_ordinary_user_runs_the_netns_backend_inside_a_user_namespace
+        ),
+        gated!(Needs::Netns, a_udp_flow_allowed_before_a_deny_is_cut_by_it),
+    ])
 }

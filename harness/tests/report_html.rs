@@ -1,17 +1,23 @@
 //! The HTML report in a real browser: Debian's headless Chromium loads the
 //! page from a file:// URL, runs its script, and we read the DOM it built and
-//! the screenshot it took. Without /usr/bin/chromium the browser tests say
-//! why and pass, unless `CI` is set (CI installs it): then that is a failure.
+//! the screenshot it took. Without /usr/bin/chromium the browser trials are
+//! reported ignored with the reason, or fail with `NETPOL_REQUIRE_ENV=1`
+//! (CI installs it).
 //!
 //! `NETPOL_UPDATE_DOCS=1 cargo test -p netpol-harness --test report_html`
 //! also writes the screenshot the README shows (docs/report.png).
+
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+use env::{CHROMIUM, Needs};
+
 /// A cold Chromium on a loaded 2-core machine takes a few seconds; this is far more.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
 const WINDOW: (u32, u32) = (1400, 2000);
@@ -56,19 +62,6 @@ fn report(files: &[String], dir: &Path) -> PathBuf {
         .expect("netpol runs");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     out
-}
-
-/// Whether the browser is here; absent in CI is a failure.
-fn browser() -> bool {
-    if Path::new(CHROMIUM).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {CHROMIUM} is missing (.ci/run installs the chromium package)"
-    );
-    eprintln!("skipped: {CHROMIUM} is absent (apt-get install chromium)");
-    false
 }
 
 /// Runs headless Chromium on `url` with `args`; its stdout goes to `dir/stdout`.
@@ -137,7 +130,6 @@ fn screenshot(dir: &Path, page: &Path, query: &str) -> PathBuf {
     png
 }
 
-#[test]
 fn the_page_fetches_nothing_and_carries_everything_inline() {
     let dir = temp("inline");
     let html = std::fs::read_to_string(report(&all_results(), &dir)).expect("the page");
@@ -158,11 +150,7 @@ fn the_page_fetches_nothing_and_carries_everything_inline() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
 fn the_report_of_every_results_file_opens_in_chromium_with_grids_and_working_filters() {
-    if !browser() {
-        return;
-    }
     let dir = temp("chromium");
     let files = all_results();
     let page = report(&files, &dir);
@@ -215,11 +203,7 @@ fn the_report_of_every_results_file_opens_in_chromium_with_grids_and_working_fil
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
 fn the_docs_screenshot_shows_the_netns_runs() {
-    if !browser() {
-        return;
-    }
     let dir = temp("docs");
     let files = ["results/netns-reference.json", "results/netns-none.json"].map(String::from);
     let page = report(&files, &dir);
@@ -232,4 +216,15 @@ fn the_docs_screenshot_shows_the_netns_runs() {
         "{DOCS_SCREENSHOT} is missing: NETPOL_UPDATE_DOCS=1 cargo test -p netpol-harness --test report_html"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        plain!(the_page_fetches_nothing_and_carries_everything_inline),
+        gated!(
+            Needs::Chromium,
+            the_report_of_every_results_file_opens_in_chromium_with_grids_and_working_filters
+        ),
+        gated!(Needs::Chromium, the_docs_screenshot_shows_the_netns_runs),
+    ])
 }

@@ -2,8 +2,9 @@
 //! `--verbose`, the summary by area, and `--known-deviations` (on the oracle,
 //! and the shipped list on the real `--cni none` dataplane).
 
-#[path = "common/privilege.rs"]
-mod privilege;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -43,7 +44,6 @@ fn oracle(extra: &[&str]) -> Output {
     netpol(&args)
 }
 
-#[test]
 fn quiet_prints_one_line_per_failure_and_the_summary() {
     let output = oracle(&["--quiet"]);
     assert_eq!(output.status.code(), Some(1));
@@ -54,7 +54,6 @@ fn quiet_prints_one_line_per_failure_and_the_summary() {
     );
 }
 
-#[test]
 fn the_default_prints_the_failure_as_tables_then_a_summary_by_area() {
     let output = oracle(&[]);
     let text = stdout(&output);
@@ -84,7 +83,6 @@ fn the_default_prints_the_failure_as_tables_then_a_summary_by_area() {
     );
 }
 
-#[test]
 fn verbose_prints_every_case_as_it_finishes() {
     let text = stdout(&oracle(&["--verbose"]));
     let line = text
@@ -94,7 +92,6 @@ fn verbose_prints_every_case_as_it_finishes() {
     assert!(line.contains("; enforced in "), "{line}");
 }
 
-#[test]
 fn a_listed_failure_is_expected_and_the_run_passes() {
     let known = list(
         "expected",
@@ -109,7 +106,6 @@ fn a_listed_failure_is_expected_and_the_run_passes() {
     );
 }
 
-#[test]
 fn a_listed_case_that_passes_fails_the_run() {
     let known = list(
         "passes",
@@ -127,7 +123,6 @@ fn a_listed_case_that_passes_fails_the_run() {
     );
 }
 
-#[test]
 fn a_broken_list_is_bad_input_before_anything_runs() {
     let known = list("broken", "deviations:\n  - cases: [a]\n    reason: r\n");
     let output = oracle(&["--known-deviations", &known]);
@@ -141,11 +136,7 @@ fn a_broken_list_is_bad_input_before_anything_runs() {
 
 /// The shipped list on the real dataplane: `--cni none` fails every case, all
 /// of them listed, so the run passes with 0 passed and only expected failures.
-#[test]
 fn the_shipped_list_for_netns_none_turns_every_failure_into_an_expected_one() {
-    if !privileged() {
-        return;
-    }
     let output = netpol(&[
         "run",
         "--cni",
@@ -164,6 +155,17 @@ fn the_shipped_list_for_netns_none_turns_every_failure_into_an_expected_one() {
     );
 }
 
-fn privileged() -> bool {
-    privilege::privileged("the netns run")
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        plain!(quiet_prints_one_line_per_failure_and_the_summary),
+        plain!(the_default_prints_the_failure_as_tables_then_a_summary_by_area),
+        plain!(verbose_prints_every_case_as_it_finishes),
+        plain!(a_listed_failure_is_expected_and_the_run_passes),
+        plain!(a_listed_case_that_passes_fails_the_run),
+        plain!(a_broken_list_is_bad_input_before_anything_runs),
+        gated!(
+            env::Needs::Netns,
+            the_shipped_list_for_netns_none_turns_every_failure_into_an_expected_one
+        ),
+    ])
 }

@@ -12,6 +12,8 @@ pub mod cli;
 pub mod command;
 pub mod compile;
 pub mod controller;
+#[cfg(any(test, feature = "eval"))]
+pub mod eval;
 pub mod exit;
 pub mod golden;
 pub mod local;

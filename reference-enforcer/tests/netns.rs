@@ -23,7 +23,7 @@ use netpol_enforcer::{Nft, Snapshot, compile, render};
 use serde_json::{Value, json};
 
 use pods::{CONVERGE, HELPER, POD_IPS, World, fail, helper, spawn_in};
-use support::{Netns, gated, netns_missing, run};
+use support::{Netns, gated_world, netns_missing, run};
 
 fn apply_keeps_the_previous_ruleset_when_the_next_is_rejected() -> Result<(), Failed> {
     let netns = Netns::create("atomic").map_err(fail)?;
@@ -221,7 +221,7 @@ fn main() -> ExitCode {
         Trial::ignorable_test(
             "netns/apply-keeps-the-previous-ruleset-when-the-next-is-rejected",
             || {
-                gated(
+                gated_world(
                     netns_missing(),
                     apply_keeps_the_previous_ruleset_when_the_next_is_rejected,
                 )
@@ -230,7 +230,7 @@ fn main() -> ExitCode {
         Trial::ignorable_test(
             "netns/local-mode-enforces-each-generation-and-keeps-its-rules-when-killed",
             || {
-                gated(
+                gated_world(
                     netns_missing(),
                     local_mode_enforces_each_generation_and_keeps_its_rules_when_killed,
                 )

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use netpol_harness::timeouts::Timeouts;
 use serde_json::json;
 
-use super::support::{self, netpol_exe, privileged, serial};
+use super::support::{self, netpol_exe};
 
 /// Stands in for `nft`: while `reject` exists, appends a chain that jumps to
 /// a chain that does not exist, so the kernel refuses the whole batch.
@@ -60,13 +60,8 @@ fn status_of(path: &Path, generation: u64) -> netpol_enforcer::local::Status {
     .unwrap_or_else(|| panic!("no status for generation {generation}"))
 }
 
-#[test]
-fn a_ruleset_the_kernel_rejects_keeps_the_previous_one_is_reported_and_the_next_good_state_applies()
-{
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
+pub fn a_ruleset_the_kernel_rejects_keeps_the_previous_one_is_reported_and_the_next_good_state_applies()
+ {
     let scratch = support::Scratch::new("kernel-rejects");
     let real_nft = which::which("nft").expect("nft");
     let wrapper = rejecting_nft(&scratch.dir, &real_nft);
@@ -147,12 +142,7 @@ fn a_ruleset_the_kernel_rejects_keeps_the_previous_one_is_reported_and_the_next_
     let _ = child.wait();
 }
 
-#[test]
-fn a_run_whose_rulesets_the_kernel_rejects_says_so_and_leaves_nothing_behind() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
+pub fn a_run_whose_rulesets_the_kernel_rejects_says_so_and_leaves_nothing_behind() {
     let scratch = support::Scratch::new("run-rejected");
     let wrapper = rejecting_nft(&scratch.dir, &which::which("nft").expect("nft"));
     std::fs::write(scratch.dir.join("reject"), "").expect("marker");

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::{self, netpol_exe, privileged, serial};
+use super::support::{self, netpol_exe};
 
 /// When the signal is sent.
 #[derive(Clone, Copy, Debug)]
@@ -129,12 +129,7 @@ fn leftovers(pid_folder: Option<&Path>, pid: Option<u32>) -> Vec<String> {
     found
 }
 
-#[test]
-fn sigint_or_sigterm_at_any_phase_leaves_no_namespace_process_or_folder() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
+pub fn sigint_or_sigterm_at_any_phase_leaves_no_namespace_process_or_folder() {
     let phases = [
         (Phase::Early(Duration::ZERO), "TERM"),
         (Phase::Early(Duration::from_millis(40)), "INT"),

@@ -1,9 +1,9 @@
-//! What the fault tests share: the root gate, one world at a time, and ways
-//! to see what a run left behind (namespaces, processes, folders).
+//! What the fault tests share: ways to see what a run left behind
+//! (namespaces, processes, folders). The gate and the world lock are
+//! `common/env.rs`'s.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -11,19 +11,6 @@ use netpol_harness::model::{Change, Probe};
 use netpol_harness::probe::Matrix;
 use netpol_harness::truth::TruthTable;
 use netpol_harness::verdict::Comparison;
-
-/// Two cores: worlds built side by side would make probe timeouts lie.
-static ONE_WORLD_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-pub fn serial() -> MutexGuard<'static, ()> {
-    ONE_WORLD_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub fn privileged() -> bool {
-    crate::privilege::privileged("the fault tests")
-}
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -1,17 +1,20 @@
-//! What the golden and netns tests share: prerequisites that skip (or, with
-//! `NETPOL_REQUIRE_NETNS=1`, fail) with a reason, and a network namespace
-//! that is deleted on every path, panics included.
+//! What the golden and netns tests share: prerequisites that make a trial
+//! ignored with the reason (or, with `NETPOL_REQUIRE_ENV=1`, failed), one
+//! world at a time, and a network namespace that is deleted on every path,
+//! panics included. The harness's tests gate the same way
+//! (`harness/tests/common/env.rs`).
 
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use libtest_mimic::{Completion, Failed};
 use netpol_enforcer::command::{self, CommandError};
 
 /// Set to 1 (as CI does) to turn every skip for missing privileges or tools into a failure.
-pub const REQUIRE_ENV: &str = "NETPOL_REQUIRE_NETNS";
+pub const REQUIRE_ENV: &str = "NETPOL_REQUIRE_ENV";
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn on_path(program: &str) -> bool {
@@ -46,7 +49,7 @@ pub fn netns_missing() -> Option<String> {
 }
 
 /// Runs `body` unless `missing` names a reason not to: then the trial is
-/// ignored with that reason, or fails when `NETPOL_REQUIRE_NETNS=1`.
+/// ignored with that reason, or fails when `NETPOL_REQUIRE_ENV=1`.
 pub fn gated(
     missing: Option<String>,
     body: impl FnOnce() -> Result<(), Failed>,
@@ -61,6 +64,22 @@ pub fn gated(
             Ok(Completion::ignored_with(reason))
         }
     }
+}
+
+/// Two cores: worlds built side by side would make convergence deadlines lie.
+static ONE_WORLD: Mutex<()> = Mutex::new(());
+
+/// `gated`, for a trial that builds a world of namespaces: it waits its turn.
+pub fn gated_world(
+    missing: Option<String>,
+    body: impl FnOnce() -> Result<(), Failed>,
+) -> Result<Completion, Failed> {
+    gated(missing, || {
+        let _turn = ONE_WORLD
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        body()
+    })
 }
 
 /// `argv`, in the current namespace.
