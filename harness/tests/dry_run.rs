@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use netpol_harness::backend::kind::plan::{self, KindPlan};
+use netpol_harness::backend::kind::{KindOptions, dry_run, plan_for};
 use netpol_harness::backend::kube::ProbeVia;
 use netpol_harness::cni::Cni;
 use netpol_harness::model::Model;
 
-/// A plan independent of the machine: fixed work folder, SCTP in the kernel.
+/// A plan independent of the machine: fixed work folder, amd64, SCTP in the kernel.
 fn plan(cni: Cni) -> KindPlan {
     let mut plan = KindPlan::new(
         cni.recipe(),
@@ -21,13 +22,29 @@ fn plan(cni: Cni) -> KindPlan {
         "000000",
     );
     plan.work_dir = PathBuf::from(format!("/tmp/netpol-{cni}.netpol"));
+    plan.arch = "amd64";
     plan
+}
+
+/// The printed plan, with Dockerfiles relative to the workspace root.
+fn render(cni: Cni) -> String {
+    dry_run(&plan(cni), &Model::default(), std::path::Path::new("."))
+}
+
+fn options(cni: Cni, cluster_name: Option<&str>, keep: bool) -> KindOptions {
+    KindOptions {
+        cni,
+        cluster_name: cluster_name.map(String::from),
+        keep,
+        via: ProbeVia::Pod,
+        run_id: "000000".into(),
+    }
 }
 
 #[test]
 fn every_cni_has_a_complete_plan_pinned() {
     for cni in Cni::ALL {
-        let text = plan(cni).render(&Model::default());
+        let text = render(cni);
         insta::assert_snapshot!(format!("kind-{cni}"), text);
     }
 }
@@ -35,7 +52,7 @@ fn every_cni_has_a_complete_plan_pinned() {
 #[test]
 fn every_plan_names_its_version_config_images_objects_and_steps() {
     for cni in Cni::ALL {
-        let text = plan(cni).render(&Model::default());
+        let text = render(cni);
         let recipe = cni.recipe();
         for needle in [
             recipe.version.as_str(),
@@ -57,34 +74,24 @@ fn every_plan_names_its_version_config_images_objects_and_steps() {
 #[test]
 fn only_the_reference_row_builds_the_enforcer_image() {
     for cni in Cni::ALL {
-        let builds = plan(cni)
-            .render(&Model::default())
-            .contains("reference-enforcer/Dockerfile");
+        let builds = render(cni).contains("reference-enforcer/Dockerfile");
         assert_eq!(builds, cni == Cni::Reference, "{cni}");
     }
 }
 
 #[test]
 fn keeping_or_naming_a_cluster_never_deletes_it() {
-    let kept =
-        netpol_harness::backend::kind::plan_for(Cni::Calico, None, true, ProbeVia::Pod, "000000");
+    let kept = plan_for(&options(Cni::Calico, None, true));
     assert!(!kept.delete_after);
-    let named = netpol_harness::backend::kind::plan_for(
-        Cni::Calico,
-        Some("mine".into()),
-        false,
-        ProbeVia::Both,
-        "000000",
-    );
+    let named = plan_for(&options(Cni::Calico, Some("mine"), false));
     assert!(!named.delete_after);
     assert_eq!(named.cluster, "mine");
+    let text = dry_run(&named, &Model::default(), std::path::Path::new("."));
     assert!(
-        named
-            .steps()
-            .last()
-            .unwrap()
-            .starts_with("keep cluster mine")
+        !text.contains("kind delete cluster --name mine ("),
+        "{text}"
     );
+    assert!(text.contains(". keep cluster mine"), "{text}");
 }
 
 fn netpol(args: &[&str], path: Option<&str>) -> Output {

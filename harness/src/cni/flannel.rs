@@ -39,6 +39,7 @@ pub fn recipe() -> Recipe {
             namespace: "kube-flannel",
             name: "kube-flannel-ds",
         }],
+        restart_on_reuse: Vec::new(),
         enforces_policy: false,
         sctp: true,
         host_checks: vec![HostCheck {

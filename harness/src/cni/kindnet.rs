@@ -20,6 +20,7 @@ pub fn recipe() -> Recipe {
             namespace: "kube-system",
             name: "kindnet",
         }],
+        restart_on_reuse: Vec::new(),
         enforces_policy: true,
         sctp: true,
         host_checks: vec![NFQUEUE],

@@ -125,11 +125,6 @@ pub enum Install {
     },
     /// The bundled manifests of `deploy/`, with the enforcer image.
     Bundled { manifests: Vec<&'static str> },
-    /// A command in every kind node (`docker exec NODE …`), after install.
-    EachNode {
-        argv: Vec<&'static str>,
-        why: &'static str,
-    },
 }
 
 /// A workload whose readiness means the CNI is up.
@@ -185,6 +180,10 @@ pub struct Recipe {
     pub mounts: Vec<NodeMount>,
     pub install: Vec<Install>,
     pub ready: Vec<Workload>,
+    /// Workloads running an image this run builds and reloads under a fixed
+    /// tag: on a reused cluster they are restarted, or they keep running the
+    /// old image (the kubelet does not restart pods for a retagged image).
+    pub restart_on_reuse: Vec<Workload>,
     /// Whether NetworkPolicy is enforced at all (Flannel: no).
     pub enforces_policy: bool,
     /// Whether pods can carry SCTP on this datapath as installed; the run

@@ -2,16 +2,19 @@
 //! the order it does it, with the objects it creates.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::plan::{KindPlan, WORKERS};
+use super::tools::Tools;
 use crate::backend::kube::objects;
 use crate::cni::Install;
 use crate::cni::versions::{KIND, KUBERNETES, NODE_IMAGE, PROBE_IMAGE};
 use crate::model::{Model, Protocol};
 
 impl KindPlan {
-    /// The complete plan, as `--dry-run` prints it.
-    pub fn render(&self, model: &Model) -> String {
+    /// The complete plan, as `--dry-run` prints it: `tools` as they will be
+    /// run (by name when they were not looked for), Dockerfiles under `workspace`.
+    pub fn render(&self, model: &Model, tools: &Tools, workspace: &Path) -> String {
         let recipe = &self.recipe;
         let mut out = String::new();
         let _ = writeln!(
@@ -43,6 +46,11 @@ impl KindPlan {
             } else {
                 "no (a control row: isolating cases fail)"
             }
+        );
+        let _ = writeln!(
+            out,
+            "tools (looked for on PATH before anything is created): {}",
+            super::tools::needed(recipe).join(", ")
         );
         let protocols: Vec<&str> = self.protocols.iter().map(|p| p.name()).collect();
         let why = if !recipe.sctp {
@@ -104,8 +112,8 @@ impl KindPlan {
         );
         let _ = write!(out, "{}", objects_summary(self, model));
         let _ = writeln!(out, "\nsteps:");
-        for (i, step) in self.steps().iter().enumerate() {
-            let _ = writeln!(out, "  {:>2}. {step}", i + 1);
+        for line in self.numbered_steps(tools, workspace) {
+            let _ = writeln!(out, "  {line}");
         }
         out
     }
@@ -136,7 +144,6 @@ fn describe(install: &Install) -> String {
             ..
         } => format!("helm chart {chart} {version} from {repo} (or the cilium CLI)"),
         Install::Bundled { manifests } => format!("bundled {}", manifests.join(", ")),
-        Install::EachNode { argv, .. } => format!("on every node: {}", argv.join(" ")),
     }
 }
 

@@ -44,8 +44,65 @@ pub struct Tools {
     pub chart: Option<ChartTool>,
 }
 
-/// The oldest kind whose kindnet enforces NetworkPolicy (kube-network-policies).
-pub const MIN_KIND: (u32, u32) = (0, 24);
+/// The minor of the pinned kind, `(0, 32)` for `v0.32.0`: the node image is
+/// the one that release was built and tested with ("node images … with the
+/// kind version they were released with (and best effort with other
+/// releases)", kind site docs/design/node-image.md), so an older kind is
+/// refused and a newer one only warned about.
+pub fn pinned_minor() -> String {
+    let (major, minor) = pinned();
+    format!("v{major}.{minor}")
+}
+
+fn pinned() -> (u32, u32) {
+    parse_kind_version(&format!("kind {KIND}")).map_or((0, 0), |(major, minor, _)| (major, minor))
+}
+
+/// This machine's architecture as kind, Docker and release archives name it.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+impl Tools {
+    /// The tools by name, as `--dry-run` prints them (docker, helm).
+    pub fn by_name() -> Tools {
+        Tools {
+            kind: "kind".into(),
+            engine: Engine::Docker("docker".into()),
+            curl: Some("curl".into()),
+            tar: Some("tar".into()),
+            chart: Some(ChartTool::Helm("helm".into())),
+        }
+    }
+}
+
+/// The tools a recipe needs on PATH, as the plan names them.
+pub fn needed(recipe: &Recipe) -> Vec<&'static str> {
+    let mut out = vec!["kind", "docker or podman"];
+    let fetches = !recipe.downloads.is_empty()
+        || recipe
+            .install
+            .iter()
+            .any(|i| matches!(i, Install::Manifest { .. }));
+    if fetches {
+        out.push("curl");
+    }
+    if !recipe.downloads.is_empty() {
+        out.push("tar");
+    }
+    if recipe
+        .install
+        .iter()
+        .any(|i| matches!(i, Install::Helm { .. }))
+    {
+        out.push("helm or the cilium CLI");
+    }
+    out
+}
 
 /// Finds the tools, using `find` (which `which::which` backs in a real run).
 pub fn find(recipe: &Recipe, find: impl Fn(&str) -> Option<PathBuf>) -> Result<Tools, String> {
@@ -123,13 +180,18 @@ pub fn parse_kind_version(output: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// Refuses a kind older than v0.24.
-pub fn check_kind_version(output: &str) -> Result<(), String> {
+/// Refuses a kind older than the pinned minor (its node image is newer
+/// than that kind knows); a newer kind runs, with a warning.
+pub fn check_kind_version(output: &str) -> Result<Option<String>, String> {
+    let pinned = pinned();
     match parse_kind_version(output) {
-        Some((major, minor, _)) if (major, minor) >= MIN_KIND => Ok(()),
+        Some((major, minor, _)) if (major, minor) == pinned => Ok(None),
+        Some((major, minor, patch)) if (major, minor) > pinned => Ok(Some(format!(
+            "kind v{major}.{minor}.{patch} is newer than the pinned {KIND}: the node image is {KIND}'s, which newer kind supports on a best-effort basis"
+        ))),
         Some((major, minor, patch)) => Err(format!(
-            "kind v{major}.{minor}.{patch} is too old: kindnet enforces NetworkPolicy only since v0.24 \
-             (pinned: {KIND}; `scripts/install-kind`)"
+            "kind v{major}.{minor}.{patch} is older than the pinned {KIND}, whose node image it may not run \
+             (kindnet enforces NetworkPolicy only since v0.24; `scripts/install-kind` installs {KIND})"
         )),
         None => Err(format!(
             "cannot read the version of kind from `{}`",
@@ -195,10 +257,21 @@ mod tests {
     }
 
     #[test]
-    fn kind_before_v0_24_is_refused() {
-        assert!(check_kind_version("kind v0.30.0 go1.24.6 linux/amd64").is_ok());
-        assert!(check_kind_version("kind v0.24.0 go1.22.6 linux/amd64").is_ok());
-        let error = check_kind_version("kind v0.23.0 go1.22.3 linux/amd64").unwrap_err();
-        assert!(error.contains("too old"), "{error}");
+    fn a_kind_older_than_the_pinned_minor_is_refused_and_a_newer_one_warned_about() {
+        assert_eq!(
+            check_kind_version(&format!("kind {KIND} go1.25.1 linux/amd64")),
+            Ok(None)
+        );
+        for old in [
+            "kind v0.24.0 go1.22.6 linux/amd64",
+            "kind v0.23.0 go1.22.3 linux/amd64",
+        ] {
+            let error = check_kind_version(old).unwrap_err();
+            assert!(error.contains("older than the pinned"), "{error}");
+        }
+        let warning = check_kind_version("kind v9.0.0 go1.30 linux/amd64")
+            .unwrap()
+            .expect("a warning");
+        assert!(warning.contains("newer than the pinned"), "{warning}");
     }
 }

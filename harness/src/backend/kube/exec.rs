@@ -14,10 +14,11 @@ use super::objects::{AGENT, CONTAINER};
 use crate::model::{PodId, Probe};
 use crate::probe::{Matrix, Observed, ObservedTable, parse_agent_line};
 
-/// Which address a probe dials.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Which address a probe dials (`--probe-via`, cli/cluster.rs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProbeVia {
     /// The destination pod's IP.
+    #[default]
     Pod,
     /// The destination pod's Service ClusterIP.
     Service,

@@ -4,7 +4,6 @@
 //! per matrix (kube-rs `ws`); cleanup by label.
 
 pub mod apply;
-pub mod args;
 pub mod driver;
 pub mod exec;
 pub mod objects;
