@@ -192,3 +192,29 @@ fn policies_keep_their_selectors_on_a_cluster_made_for_the_run() {
         "y"
     );
 }
+
+#[test]
+fn policy_types_follow_the_api_servers_default_and_keep_what_is_written() {
+    use netpol_harness::backend::kube::objects::policy_types;
+    let spec = |value: serde_json::Value| {
+        serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicySpec>(value)
+            .unwrap()
+    };
+    assert_eq!(policy_types(&spec(json!({"podSelector": {}}))), ["Ingress"]);
+    assert_eq!(
+        policy_types(&spec(
+            json!({"podSelector": {}, "policyTypes": [], "egress": [{}]})
+        )),
+        ["Ingress", "Egress"],
+        "an empty list is defaulted too (len == 0 in defaults.go)"
+    );
+    assert_eq!(
+        policy_types(&spec(json!({"podSelector": {}, "egress": []}))),
+        ["Ingress"],
+        "an empty egress section is no egress rule"
+    );
+    assert_eq!(
+        policy_types(&spec(json!({"podSelector": {}, "policyTypes": ["Egress"]}))),
+        ["Egress"]
+    );
+}

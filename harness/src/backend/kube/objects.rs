@@ -194,8 +194,9 @@ impl Names {
     }
 
     /// A case's policy in the cluster's namespaces: its own namespace and
-    /// every `kubernetes.io/metadata.name` value it selects are mapped, and
-    /// it carries the run labels so cleanup finds it.
+    /// every `kubernetes.io/metadata.name` value it selects are mapped, it
+    /// carries the run labels so cleanup finds it, and its `policyTypes`
+    /// are explicit (`policy_types`).
     pub fn policy_object(&self, policy: &NetworkPolicy) -> NetworkPolicy {
         let mut policy = policy.clone();
         let namespace = policy
@@ -212,6 +213,9 @@ impl Names {
             annotations: policy.metadata.annotations.take(),
             ..ObjectMeta::default()
         };
+        if let Some(spec) = policy.spec.as_mut() {
+            spec.policy_types = Some(policy_types(spec));
+        }
         if self.prefix.is_empty() {
             return policy;
         }
@@ -250,6 +254,26 @@ impl Names {
                     *value = self.namespace(value);
                 }
             }
+        }
+    }
+}
+
+/// `policyTypes` as written, or the API server's default when it is absent
+/// or empty: Ingress always, Egress when `egress` has a rule
+/// (kubernetes pkg/apis/networking/v1/defaults.go, SetDefaults_NetworkPolicy).
+/// Sent explicitly because server-side apply keeps a defaulted field that no
+/// manager owns: re-applying a policy that omits it would leave the old
+/// default in force, and egress rules added since would be ignored.
+/// The API's defaulting rule, restated here, not the oracle's decision code.
+pub fn policy_types(spec: &k8s_openapi::api::networking::v1::NetworkPolicySpec) -> Vec<String> {
+    match &spec.policy_types {
+        Some(types) if !types.is_empty() => types.clone(),
+        _ => {
+            let mut types = vec!["Ingress".to_owned()];
+            if spec.egress.as_ref().is_some_and(|rules| !rules.is_empty()) {
+                types.push("Egress".to_owned());
+            }
+            types
         }
     }
 }
