@@ -47,6 +47,14 @@ impl Timeouts {
     /// A CNI's DaemonSets and Deployments, and every node, after install
     /// (images are pulled from the internet here).
     pub const CNI_READY: Duration = Duration::from_secs(300);
+    /// A namespace being deleted, until it is gone: its probe pods end
+    /// within their 1 s grace period, but finalizers can take longer.
+    pub const NAMESPACE_GONE: Duration = Duration::from_secs(120);
+    /// A new namespace's `default` ServiceAccount, which the controller
+    /// manager creates within seconds; pods are refused until it exists.
+    pub const SERVICE_ACCOUNT: Duration = Duration::from_secs(30);
+    /// How often the cluster backends look again while they wait on the API.
+    pub const API_POLL: Duration = Duration::from_millis(500);
     /// One exec of the probe agent, beyond the probes' own timeout.
     pub const EXEC_SLACK: Duration = Duration::from_secs(30);
     /// `kind create cluster` (node image pull included).

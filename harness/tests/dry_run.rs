@@ -148,3 +148,52 @@ fn the_kubeconfig_dry_run_shows_prefixed_namespaces_only() {
     );
     assert!(stdout.contains("delete the namespaces labelled app.kubernetes.io/managed-by=netpol,netpol/run=000000 (and nothing else)"), "{stdout}");
 }
+
+#[test]
+fn a_reused_cluster_reapplies_and_restarts_the_enforcer_so_the_reloaded_image_runs() {
+    use netpol_harness::backend::kind::steps::{Action, When};
+    use netpol_harness::backend::kind::tools::Tools;
+    let steps = plan(Cni::Reference).setup_steps(&Tools::by_name(), std::path::Path::new("."));
+    let at = |wanted: &dyn Fn(&Action) -> bool| {
+        steps
+            .iter()
+            .position(|s| wanted(&s.action))
+            .expect("the step is in the plan")
+    };
+    let load = at(
+        &|a| matches!(a, Action::Run(c) if c.iter().any(|c| c.argv.contains(&"image-archive".to_owned()))),
+    );
+    let apply = at(&|a| matches!(a, Action::ApplyBundled { .. }));
+    let restart = at(&|a| {
+        matches!(
+            a,
+            Action::RestartDaemonSet {
+                name: "netpol-enforcer",
+                ..
+            }
+        )
+    });
+    let wait = at(&|a| matches!(a, Action::AwaitWorkload(_)));
+    assert!(
+        load < apply && apply < restart && restart < wait,
+        "{steps:#?}"
+    );
+    assert_eq!(
+        steps[apply].when,
+        When::Always,
+        "re-applied on a reused cluster too"
+    );
+    assert_eq!(steps[restart].when, When::ReusedCluster);
+    let text = render(Cni::Reference);
+    assert!(
+        text.contains("restart daemonset netpol-system/netpol-enforcer (annotate its pod template with netpol/restarted-by=000000)"),
+        "{text}"
+    );
+    let other = plan(Cni::Calico).setup_steps(&Tools::by_name(), std::path::Path::new("."));
+    assert!(
+        !other
+            .iter()
+            .any(|s| matches!(s.action, Action::RestartDaemonSet { .. })),
+        "a CNI whose images netpol does not build is left as it is"
+    );
+}

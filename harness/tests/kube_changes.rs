@@ -249,7 +249,8 @@ async fn a_failed_exec_makes_its_source_row_errors_never_blocked_cells() {
 }
 
 #[tokio::test]
-async fn cleanup_deletes_only_namespaces_that_carry_this_runs_label() {
+async fn cleanup_deletes_only_namespaces_that_carry_this_runs_label_and_waits_until_they_are_gone()
+{
     let (client, handle) = mock();
     let driver = Driver::new(client, Names::prefixed("abc123"));
     let server = tokio::spawn(async move {
@@ -295,11 +296,27 @@ async fn cleanup_deletes_only_namespaces_that_carry_this_runs_label() {
             ),
         )
         .await;
+        // Then it waits until they are gone: a rerun must not meet them Terminating.
+        let terminating = json!({"metadata": {"name": "netpol-abc123-y", "deletionTimestamp": "2026-01-01T00:00:00Z",
+            "labels": {"app.kubernetes.io/managed-by": "netpol", "netpol/run": "abc123"}}});
+        for items in [vec![terminating], Vec::new()] {
+            answer(
+                &mut handle,
+                call(
+                    "GET",
+                    "/api/v1/namespaces",
+                    &["labelSelector="],
+                    200,
+                    list(items),
+                ),
+            )
+            .await;
+        }
         assert!(
             tokio::time::timeout(Duration::from_millis(200), handle.next_request())
                 .await
                 .is_err(),
-            "nothing else is deleted"
+            "nothing else is deleted, and nothing is asked once they are gone"
         );
     });
     let problems = bounded(driver.cleanup()).await;

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::kube::{self as driver, Driver, KubeWorld, Names, ProbeVia, WorldOptions};
+use super::kube::{
+    self as driver, Driver, KubeWorld, Names, ProbeVia, ServiceAccounts, WorldOptions,
+};
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::model::{Addresses, Change, Model, Probe, Protocol};
 use crate::probe::Matrix;
@@ -86,13 +88,18 @@ impl KubeconfigBackend {
         }
         out.push_str("  each case's NetworkPolicies, in the mapped namespaces (kubernetes.io/metadata.name selectors mapped too)\n\nsteps:\n");
         out.push_str("   1. connect with the kubeconfig and context; read the server version\n");
-        out.push_str("   2. create the namespaces, pods and Services; wait until every pod is Ready (120s)\n");
+        out.push_str(&format!(
+            "   2. create the namespaces, wait for each one's default ServiceAccount ({}s), create the pods and Services; wait until every pod is Ready ({}s)\n",
+            Timeouts::SERVICE_ACCOUNT.as_secs(),
+            Timeouts::POD_READY.as_secs()
+        ));
         out.push_str(
             "   3. run the cases: one exec of `/netpol-probe probe` per source pod per matrix\n",
         );
         out.push_str(&format!(
-            "   4. delete the namespaces labelled {} (and nothing else)\n",
-            names.selector()
+            "   4. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
+            names.selector(),
+            Timeouts::NAMESPACE_GONE.as_secs()
         ));
         out
     }
@@ -163,6 +170,7 @@ impl Backend for KubeconfigBackend {
             pull_policy: "IfNotPresent".into(),
             via: self.target.via,
             protocols: vec![Protocol::Tcp, Protocol::Udp],
+            service_accounts: ServiceAccounts::Await,
         };
         let world = self
             .world

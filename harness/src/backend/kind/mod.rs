@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::kube::{self as driver, Driver, KubeWorld, ProbeVia, WorldOptions};
+use super::kube::{self as driver, Driver, KubeWorld, ProbeVia, ServiceAccounts, WorldOptions};
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::cni::Cni;
 use crate::cni::versions::{KUBERNETES, PROBE_IMAGE};
@@ -155,6 +155,7 @@ impl KindBackend {
                 pull_policy: "Never".into(),
                 via: self.plan.via,
                 protocols: self.plan.protocols.clone(),
+                service_accounts: ServiceAccounts::Await,
             };
             let world = self.world.insert(KubeWorld::new(
                 Driver::new(client, self.plan.names.clone()),

@@ -192,7 +192,7 @@ impl Step {
                 plan.names.run_id
             )],
             Action::AwaitWorkload(workload) => vec![format!(
-                "wait until {workload} is ready ({}s)",
+                "wait until {workload} is ready and up to date ({}s)",
                 Timeouts::CNI_READY.as_secs()
             )],
             Action::AwaitNodes => vec![format!(
@@ -200,7 +200,9 @@ impl Step {
                 Timeouts::CNI_READY.as_secs()
             )],
             Action::CreateWorld => vec![format!(
-                "create namespaces x, y, z, pods and Services (server-side apply); wait until every pod is Ready ({}s)",
+                "create namespaces x, y, z (one a killed run left is deleted first, one still Terminating waited for, {}s), wait for each one's default ServiceAccount ({}s), then pods and Services (server-side apply); wait until every pod is Ready ({}s)",
+                Timeouts::NAMESPACE_GONE.as_secs(),
+                Timeouts::SERVICE_ACCOUNT.as_secs(),
                 Timeouts::POD_READY.as_secs()
             )],
             Action::RunCases(via) => vec![format!(
@@ -212,8 +214,9 @@ impl Step {
                 }
             )],
             Action::CleanNamespaces => vec![format!(
-                "delete the namespaces labelled {}",
-                plan.names.selector()
+                "delete the namespaces labelled {} and wait until they are gone ({}s)",
+                plan.names.selector(),
+                Timeouts::NAMESPACE_GONE.as_secs()
             )],
             Action::DeleteCluster(cmd) => vec![format!("{} (everything goes with it)", cmd.line())],
             Action::Keep => vec![format!(

@@ -12,7 +12,7 @@ pub mod world;
 pub use driver::{Driver, DriverError};
 pub use exec::ProbeVia;
 pub use objects::Names;
-pub use world::{KubeWorld, WorldOptions};
+pub use world::{KubeWorld, ServiceAccounts, WorldOptions};
 
 use super::BackendError;
 

@@ -21,6 +21,18 @@ pub struct WorldOptions {
     pub via: ProbeVia,
     /// The protocols Services carry (SCTP only where the cluster can).
     pub protocols: Vec<Protocol>,
+    pub service_accounts: ServiceAccounts,
+}
+
+/// Who makes each new namespace's `default` ServiceAccount, without which
+/// no pod is admitted there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServiceAccounts {
+    /// The cluster's controller manager: wait for it (kind, kubeconfig).
+    #[default]
+    Await,
+    /// Nobody: the API server runs alone, so the harness creates it.
+    Create,
 }
 
 pub struct KubeWorld {
@@ -53,6 +65,15 @@ impl KubeWorld {
 
     /// Namespaces, then pods, then Services; then waits for every pod.
     pub async fn setup(&mut self, model: &Model) -> Result<Addresses, DriverError> {
+        self.create(model).await?;
+        self.await_ready(model, Timeouts::POD_READY).await
+    }
+
+    /// Creates the world's objects without waiting for any pod: namespaces
+    /// (each with its `default` ServiceAccount), pods, Services. A caller
+    /// that plays the kubelet (a control plane without nodes) makes the pods
+    /// Ready itself, then calls `await_ready`.
+    pub async fn create(&mut self, model: &Model) -> Result<(), DriverError> {
         let (namespaces, pods, services) = objects::world_objects(
             &self.driver.names,
             model,
@@ -62,6 +83,15 @@ impl KubeWorld {
         );
         for namespace in &namespaces {
             self.driver.apply_namespace(namespace).await?;
+            let name = namespace.metadata.name.as_deref().unwrap_or_default();
+            match self.options.service_accounts {
+                ServiceAccounts::Await => {
+                    self.driver
+                        .await_service_account(name, Timeouts::SERVICE_ACCOUNT)
+                        .await?
+                }
+                ServiceAccounts::Create => self.driver.apply_service_account(name).await?,
+            }
         }
         for pod in &pods {
             self.driver.apply_pod(pod).await?;
@@ -69,10 +99,17 @@ impl KubeWorld {
         for service in &services {
             self.driver.apply_service(service).await?;
         }
-        let placement = self
-            .driver
-            .await_pods(&model.pod_ids(), Timeouts::POD_READY)
-            .await?;
+        Ok(())
+    }
+
+    /// Waits until every pod of the model is Ready and takes the world's
+    /// addresses (pod IPs, Service ClusterIPs, nodes) from the cluster.
+    pub async fn await_ready(
+        &mut self,
+        model: &Model,
+        within: std::time::Duration,
+    ) -> Result<Addresses, DriverError> {
+        let placement = self.driver.await_pods(&model.pod_ids(), within).await?;
         let mut addresses = Addresses::default();
         self.endpoints = Endpoints::default();
         for (id, (ip, node)) in &placement.pods {
