@@ -235,12 +235,13 @@ async fn a_failed_exec_makes_its_source_row_errors_never_blocked_cells() {
         "command=%2Fnetpol-probe",
         "command=probe",
         "command=--timeout-ms",
+        "command=--target",
         "container=probe",
-        "stdin=true",
         "stdout=true",
     ] {
         assert!(query.contains(part), "{query}");
     }
+    assert!(!query.contains("stdin=true"), "{query}");
     let table = &matrix[&Probe::new(Protocol::Tcp, 80)];
     match table.get(0, 1) {
         Observed::Error(reason) => assert!(reason.contains("forbidden"), "{reason}"),

@@ -93,9 +93,10 @@ impl KubeconfigBackend {
             Timeouts::SERVICE_ACCOUNT.as_secs(),
             Timeouts::POD_READY.as_secs()
         ));
-        out.push_str(
-            "   3. run the cases: one exec of `/netpol-probe probe` per source pod per matrix\n",
-        );
+        out.push_str(&format!(
+            "   3. run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets, no stdin)\n",
+            super::kube::exec::EXEC_ARGUMENT_BYTES
+        ));
         out.push_str(&format!(
             "   4. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
             names.selector(),
@@ -206,7 +207,6 @@ impl Backend for KubeconfigBackend {
         let Some(world) = self.world.as_mut() else {
             return Ok(());
         };
-        super::kind::report_divergences(&world.divergences);
         let problems = world.teardown().await;
         self.world = None;
         if problems.is_empty() {

@@ -62,8 +62,9 @@ impl clap::ValueEnum for ProbeVia {
             ProbeVia::Service => {
                 PossibleValue::new("service").help("The destination pod's Service ClusterIP")
             }
-            ProbeVia::Both => PossibleValue::new("both")
-                .help("Both; a cell where they differ takes the Service result and is listed"),
+            ProbeVia::Both => PossibleValue::new("both").help(
+                "Both, each path its own matrix; a cell where they differ is an error naming both results",
+            ),
         })
     }
 }

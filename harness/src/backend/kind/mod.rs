@@ -242,9 +242,6 @@ impl Backend for KindBackend {
 
     async fn teardown(&mut self) -> BackendResult<()> {
         let mut problems = Vec::new();
-        if let Some(world) = self.world.as_ref() {
-            report_divergences(&world.divergences);
-        }
         let reused = self.progress.reused;
         for step in self.plan.teardown_steps(&self.tools) {
             if !step.when.applies(reused) {
@@ -284,21 +281,6 @@ impl Backend for KindBackend {
         } else {
             Err(error(problems.join("; ")))
         }
-    }
-}
-
-/// With `--probe-via both`: every cell where Service traffic differed from
-/// pod-IP traffic, a class of CNI bug of its own.
-pub fn report_divergences(divergences: &[driver::exec::Divergence]) {
-    if divergences.is_empty() {
-        return;
-    }
-    eprintln!(
-        "netpol: Service and pod-IP results differed in {} cells:",
-        divergences.len()
-    );
-    for d in divergences.iter().take(50) {
-        eprintln!("  {d}");
     }
 }
 

@@ -206,11 +206,13 @@ impl Step {
                 Timeouts::POD_READY.as_secs()
             )],
             Action::RunCases(via) => vec![format!(
-                "run the cases: one exec of `/netpol-probe probe` per source pod per matrix, by {}",
+                "run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets), by {}",
+                crate::backend::kube::exec::EXEC_ARGUMENT_BYTES,
                 match via {
                     ProbeVia::Pod => "pod IP",
                     ProbeVia::Service => "Service ClusterIP",
-                    ProbeVia::Both => "pod IP and Service ClusterIP",
+                    ProbeVia::Both =>
+                        "pod IP and Service ClusterIP (a cell where they differ is an error naming both)",
                 }
             )],
             Action::CleanNamespaces => vec![format!(

@@ -10,7 +10,7 @@ pub mod objects;
 pub mod world;
 
 pub use driver::{Driver, DriverError};
-pub use exec::ProbeVia;
+pub use exec::{Divergence, Paths, ProbeVia};
 pub use objects::Names;
 pub use world::{KubeWorld, ServiceAccounts, WorldOptions};
 

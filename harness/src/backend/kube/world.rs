@@ -6,7 +6,7 @@ use kube::Api;
 use tokio::task::JoinSet;
 
 use super::driver::{Driver, DriverError};
-use super::exec::{self, Divergence, Endpoints, ProbeVia};
+use super::exec::{self, Endpoints, Paths, ProbeVia};
 use super::objects;
 use crate::model::{Addresses, Change, LabelTarget, Model, PodIps, Probe, Protocol, World};
 use crate::probe::Matrix;
@@ -41,8 +41,6 @@ pub struct KubeWorld {
     initial: Option<World>,
     world: Option<World>,
     endpoints: Endpoints,
-    /// Every Service/pod-IP difference seen with `--probe-via both`.
-    pub divergences: Vec<Divergence>,
     pub nodes: Vec<String>,
 }
 
@@ -58,7 +56,6 @@ impl KubeWorld {
             initial: None,
             world: None,
             endpoints: Endpoints::default(),
-            divergences: Vec::new(),
             nodes: Vec::new(),
         }
     }
@@ -201,14 +198,23 @@ impl KubeWorld {
         Ok(())
     }
 
-    /// One exec per source pod, all at once.
+    /// One matrix: `probe_paths`, merged (a cell where the paths disagree
+    /// is an error naming both).
     pub async fn probe(&mut self, probes: &[Probe]) -> Result<Matrix, DriverError> {
+        Ok(self.probe_paths(probes).await?.merged())
+    }
+
+    /// Every path's matrix: execs of the agent in every source pod, all at
+    /// once (more than one per pod when the targets do not fit one exec).
+    pub async fn probe_paths(&mut self, probes: &[Probe]) -> Result<Paths, DriverError> {
         let world = self.world.as_ref().ok_or_else(|| missing("probe"))?;
         let pods = world.model.pod_ids();
         let targets = exec::targets(&pods, &self.endpoints, probes, self.options.via);
-        let input = serde_json::to_vec(&targets).unwrap_or_default();
-        let probe_ms = Timeouts::CLUSTER.probe.as_millis().to_string();
-        let args = vec!["probe".to_owned(), "--timeout-ms".to_owned(), probe_ms];
+        let batches = exec::argument_batches(
+            &targets,
+            Timeouts::CLUSTER.probe.as_millis(),
+            exec::EXEC_ARGUMENT_BYTES,
+        );
         let limit = Timeouts::CLUSTER.probe + Timeouts::EXEC_SLACK;
         let mut tasks = JoinSet::new();
         for (from, pod) in pods.iter().enumerate() {
@@ -216,13 +222,12 @@ impl KubeWorld {
                 self.driver.client.clone(),
                 &self.driver.names.namespace(&pod.namespace),
             );
-            let (name, args, input) = (pod.name.clone(), args.clone(), input.clone());
-            tasks.spawn(async move {
-                (
-                    from,
-                    exec::exec_agent(&api, &name, &args, &input, limit).await,
-                )
-            });
+            for args in &batches {
+                let (api, name, args) = (api.clone(), pod.name.clone(), args.clone());
+                tasks.spawn(
+                    async move { (from, exec::exec_agent(&api, &name, &args, limit).await) },
+                );
+            }
         }
         let mut outputs = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -230,9 +235,7 @@ impl KubeWorld {
                 outputs.push(output);
             }
         }
-        let (matrix, divergences) = exec::matrix(&pods, probes, self.options.via, &outputs);
-        self.divergences.extend(divergences);
-        Ok(matrix)
+        Ok(exec::paths(&pods, probes, self.options.via, &outputs))
     }
 
     pub async fn teardown(&mut self) -> Vec<String> {
