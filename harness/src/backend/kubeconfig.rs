@@ -72,6 +72,10 @@ impl KubeconfigBackend {
             self.target.probe_image,
             names.selector(),
         );
+        out.push_str(&format!(
+            "  probe pods meet {}\n",
+            super::kube::objects::POD_SECURITY
+        ));
         for ns in &model.namespaces {
             out.push_str(&format!(
                 "  namespace {} (model {}); refused if it exists and netpol did not create it\n",

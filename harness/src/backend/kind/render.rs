@@ -110,6 +110,7 @@ impl KindPlan {
             "\nobjects (server-side apply, field manager netpol, labels {}):",
             self.names.selector()
         );
+        let _ = writeln!(out, "  probe pods meet {}", objects::POD_SECURITY);
         let _ = write!(out, "{}", objects_summary(self, model));
         let _ = writeln!(out, "\nsteps:");
         for line in self.numbered_steps(tools, workspace) {
