@@ -146,6 +146,14 @@ fn the_kubeconfig_dry_run_shows_prefixed_namespaces_only() {
         stdout.contains("namespace netpol-000000-x (model x)"),
         "{stdout}"
     );
+    for line in [
+        "permissions (the ClusterRole of deploy/kubeconfig-rbac.yaml",
+        "  namespaces: get, list, create, patch, delete",
+        "  pods/exec: get, create",
+        "  networkpolicies (networking.k8s.io): create, patch, delete",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in {stdout}");
+    }
     assert!(stdout.contains("delete the namespaces labelled app.kubernetes.io/managed-by=netpol,netpol/run=000000 (and nothing else)"), "{stdout}");
 }
 

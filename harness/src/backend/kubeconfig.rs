@@ -18,6 +18,40 @@ use crate::timeouts::Timeouts;
 
 const NAME: &str = "kubeconfig";
 
+/// deploy/kubeconfig-rbac.yaml: the ClusterRole this backend needs, which
+/// the plan quotes and tests/kube_rbac.rs compares with the driver's requests.
+pub const RBAC: &str = include_str!("../../../deploy/kubeconfig-rbac.yaml");
+
+/// The ClusterRole's rules, one line per rule: `pods/exec: get, create`.
+pub fn permissions() -> Vec<String> {
+    let objects = super::kube::apply::parse_manifests(RBAC).unwrap_or_default();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect()
+    };
+    objects
+        .iter()
+        .filter(|o| o.types.as_ref().is_some_and(|t| t.kind == "ClusterRole"))
+        .flat_map(|role| role.data["rules"].as_array().cloned().unwrap_or_default())
+        .map(|rule| {
+            let groups: Vec<String> = strings(&rule["apiGroups"])
+                .into_iter()
+                .filter(|g| !g.is_empty())
+                .collect();
+            let resources = strings(&rule["resources"]).join(", ");
+            let verbs = strings(&rule["verbs"]).join(", ");
+            if groups.is_empty() {
+                format!("{resources}: {verbs}")
+            } else {
+                format!("{resources} ({}): {verbs}", groups.join(", "))
+            }
+        })
+        .collect()
+}
+
 fn error(message: impl Into<String>) -> BackendError {
     BackendError {
         backend: NAME,
@@ -90,7 +124,12 @@ impl KubeconfigBackend {
                 pod.id.name
             ));
         }
-        out.push_str("  each case's NetworkPolicies, in the mapped namespaces (kubernetes.io/metadata.name selectors mapped too)\n\nsteps:\n");
+        out.push_str("  each case's NetworkPolicies, in the mapped namespaces (kubernetes.io/metadata.name selectors mapped too)\n");
+        out.push_str("\npermissions (the ClusterRole of deploy/kubeconfig-rbac.yaml; `kubectl apply -f` it and bind it to who runs netpol):\n");
+        for line in permissions() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out.push_str("\nsteps:\n");
         out.push_str("   1. connect with the kubeconfig and context; read the server version\n");
         out.push_str(&format!(
             "   2. create the namespaces, wait for each one's default ServiceAccount ({}s), create the pods and Services; wait until every pod is Ready ({}s)\n",
