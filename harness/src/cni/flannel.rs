@@ -24,6 +24,7 @@ pub fn recipe() -> Recipe {
             sha256: CNI_PLUGINS_SHA256,
             member: "./bridge",
             into: "cni-bin/bridge",
+            arch: "amd64",
         }],
         mounts: vec![NodeMount {
             host_file: "cni-bin/bridge",

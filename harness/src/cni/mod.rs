@@ -103,6 +103,9 @@ pub struct Download {
     /// The archive member to extract to `NodeMount::host_file`.
     pub member: &'static str,
     pub into: &'static str,
+    /// The architecture the archive is for (`amd64`): a node of another
+    /// cannot run what it holds, so such a host is refused before anything.
+    pub arch: &'static str,
 }
 
 /// One install step, run in order after the cluster exists.

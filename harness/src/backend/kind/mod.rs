@@ -76,6 +76,18 @@ pub fn prepare(plan: KindPlan, workspace: PathBuf) -> Result<KindBackend, String
             )
         })
         .collect();
+    for download in &plan.recipe.downloads {
+        if download.arch != plan.arch {
+            problems.push(format!(
+                "{} comes from a linux/{} archive pinned by its checksum ({}), and this machine is linux/{}, for which no checksum is pinned (versions.rs): run this recipe on linux/{}",
+                download.member.trim_start_matches("./"),
+                download.arch,
+                download.url,
+                plan.arch,
+                download.arch
+            ));
+        }
+    }
     problems.extend(tools::host_problems(&plan.recipe));
     // Every problem at once: the host's and the workspace's, then the tools'.
     let found = tools::find(&plan.recipe, |name| which::which(name).ok());
