@@ -257,7 +257,14 @@ fn be_the_cni(node: &str, path: &Path, nodes: &Store<Node>, applied: &mut Vec<cn
         );
         return;
     };
-    let wanted = cni::conflist(&pod_cidr);
+    let mtu = cni::node_mtu(|path| std::fs::read_to_string(path).ok()).unwrap_or_else(|error| {
+        eprintln!(
+            "netpol-enforcer: node {node}: {error}: pod interfaces get MTU {}",
+            cni::FALLBACK_MTU
+        );
+        cni::FALLBACK_MTU
+    });
+    let wanted = cni::conflist(&pod_cidr, mtu);
     if std::fs::read_to_string(path).ok().as_deref() != Some(wanted.as_str())
         && let Err(error) = write_aside(path, &wanted)
     {

@@ -2,7 +2,7 @@
 //! default CNI disabled, then `antrea.yml`.
 
 use super::versions::ANTREA;
-use super::{Cni, Gotcha, Install, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
+use super::{Cni, Gotcha, HostCheck, Install, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
 
 pub fn recipe() -> Recipe {
     Recipe {
@@ -33,7 +33,13 @@ pub fn recipe() -> Recipe {
         restart_on_reuse: Vec::new(),
         enforces_policy: true,
         sctp: true,
-        host_checks: Vec::new(),
+        // The agent's init container loads openvswitch from the node's
+        // /lib/modules (the host's): it must exist in this kernel.
+        host_checks: vec![HostCheck {
+            path: "/sys/module/openvswitch",
+            module: "openvswitch",
+            fix: "Antrea's agent needs the openvswitch kernel module, which this kernel does not have (Docker Desktop before 2.5 and WSL2's default kernel lack it, antrea docs/kind.md FAQ; on Linux install your distribution's extra kernel modules, then `sudo modprobe openvswitch`)",
+        }],
         gotchas: vec![
             Gotcha {
                 what: "Antrea's ci/kind/kind-setup.sh turns TX checksum offload off in every node, but only for clusters on extra Docker networks: on kind's default network it returns before that (configure_networks, \"Using default kind docker network\")",
@@ -41,7 +47,7 @@ pub fn recipe() -> Recipe {
             },
             Gotcha {
                 what: "the agent needs the openvswitch kernel module (missing in some Docker Desktop and WSL2 kernels)",
-                handled: "the wait for daemonset antrea-agent fails naming it (see the FAQ of antrea docs/kind.md)",
+                handled: "a host check refuses a kernel without it before the cluster is made, naming the fix (antrea docs/kind.md FAQ)",
             },
         ],
     }

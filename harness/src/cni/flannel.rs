@@ -45,6 +45,7 @@ pub fn recipe() -> Recipe {
         sctp: true,
         host_checks: vec![HostCheck {
             path: "/proc/sys/net/bridge/bridge-nf-call-iptables",
+            module: "br_netfilter",
             fix: "flannel's bridge needs br_netfilter in the host kernel so kube-proxy sees bridged traffic (`sudo modprobe br_netfilter`)",
         }],
         gotchas: vec![

@@ -155,8 +155,12 @@ impl fmt::Display for Workload {
 /// Something the host kernel must offer, checked before the cluster is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostCheck {
-    /// A path under /proc or /sys that exists when the feature is there.
+    /// A path under /proc or /sys that exists when the feature is loaded.
     pub path: &'static str,
+    /// The kernel module that provides it: when it is not loaded but can be
+    /// (built in, or in modules.dep), the kernel or the CNI loads it on use,
+    /// so the run goes on with a warning; when it cannot, the run is refused.
+    pub module: &'static str,
     /// What is missing, and how to fix it.
     pub fix: &'static str,
 }
@@ -215,6 +219,7 @@ pub fn refused(name: &str) -> Option<&'static str> {
 /// connection to user space through NFQUEUE.
 pub(crate) const NFQUEUE: HostCheck = HostCheck {
     path: "/proc/net/netfilter/nfnetlink_queue",
+    module: "nfnetlink_queue",
     fix: "the host kernel has no NFQUEUE, which kindnet's kube-network-policies needs \
           (`sudo modprobe nfnetlink_queue`)",
 };

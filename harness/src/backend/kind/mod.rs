@@ -88,7 +88,11 @@ pub fn prepare(plan: KindPlan, workspace: PathBuf) -> Result<KindBackend, String
             ));
         }
     }
-    problems.extend(tools::host_problems(&plan.recipe));
+    let host = tools::host_problems(&plan.recipe);
+    for warning in &host.warnings {
+        eprintln!("netpol: warning: {warning}");
+    }
+    problems.extend(host.problems);
     // Every problem at once: the host's and the workspace's, then the tools'.
     let found = tools::find(&plan.recipe, |name| which::which(name).ok());
     let mut messages = Vec::new();

@@ -98,7 +98,11 @@ impl KindPlan {
         if !recipe.host_checks.is_empty() {
             let _ = writeln!(out, "\nhost checks:");
             for check in &recipe.host_checks {
-                let _ = writeln!(out, "  {} exists, else: {}", check.path, check.fix);
+                let _ = writeln!(
+                    out,
+                    "  {} exists, or module {} is built in or loadable (a warning), else: {}",
+                    check.path, check.module, check.fix
+                );
             }
         }
         let _ = writeln!(out, "\ngotchas:");

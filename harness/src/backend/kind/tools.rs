@@ -200,18 +200,67 @@ pub fn check_kind_version(output: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// What the host kernel lacks for a recipe: refusals, and warnings for
+/// modules that are not loaded but can be.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostReport {
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
 /// The recipe's kernel features, checked where the nodes' kernel is this
 /// one's (Linux); elsewhere (Docker Desktop) the nodes run in a VM.
-pub fn host_problems(recipe: &Recipe) -> Vec<String> {
+pub fn host_problems(recipe: &Recipe) -> HostReport {
     if !cfg!(target_os = "linux") {
-        return Vec::new();
+        return HostReport::default();
     }
-    recipe
-        .host_checks
-        .iter()
-        .filter(|c| !Path::new(c.path).exists())
-        .map(|c| c.fix.to_owned())
-        .collect()
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    check_host(
+        recipe,
+        release.trim(),
+        |path| Path::new(path).exists(),
+        |path| std::fs::read_to_string(path).ok(),
+    )
+}
+
+/// Whether `module` is built into kernel `release` or loadable from its
+/// module tree: the kernel's own lists, as `modinfo` reads them.
+fn module_available(module: &str, release: &str, read: &dyn Fn(&str) -> Option<String>) -> bool {
+    let names = [module.to_owned(), module.replace('_', "-")];
+    ["modules.builtin", "modules.dep"].iter().any(|list| {
+        read(&format!("/lib/modules/{release}/{list}")).is_some_and(|text| {
+            text.lines().any(|line| {
+                let path = line.split(':').next().unwrap_or_default();
+                let file = path.rsplit('/').next().unwrap_or_default();
+                let stem = file.split(".ko").next().unwrap_or_default();
+                names.iter().any(|n| n == stem)
+            })
+        })
+    })
+}
+
+/// `host_problems` with the filesystem given, for tests.
+pub fn check_host(
+    recipe: &Recipe,
+    release: &str,
+    exists: impl Fn(&str) -> bool,
+    read: impl Fn(&str) -> Option<String>,
+) -> HostReport {
+    let mut report = HostReport::default();
+    for check in &recipe.host_checks {
+        if exists(check.path) {
+            continue;
+        }
+        if module_available(check.module, release, &read) {
+            report.warnings.push(format!(
+                "{} is not loaded ({} is absent); this kernel has the module, which is loaded on first use, or now with `sudo modprobe {}`",
+                check.module, check.path, check.module
+            ));
+        } else {
+            report.problems.push(check.fix.to_owned());
+        }
+    }
+    report
 }
 
 #[cfg(test)]
@@ -254,6 +303,46 @@ mod tests {
             Some(ChartTool::CiliumCli("/bin/cilium".into()))
         );
         assert_eq!(tools.engine.name(), "podman");
+    }
+
+    #[test]
+    fn a_module_that_is_not_loaded_but_loadable_warns_and_a_missing_one_refuses() {
+        let recipe = Cni::Kindnet.recipe();
+        let release = "6.8.0-1021-azure";
+        let dep =
+            "kernel/net/netfilter/nfnetlink_queue.ko.zst: kernel/net/netfilter/nfnetlink.ko.zst\n";
+        let read = |path: &str| {
+            (path == "/lib/modules/6.8.0-1021-azure/modules.dep").then(|| dep.to_owned())
+        };
+        // Loaded: nothing to say.
+        assert_eq!(
+            check_host(&recipe, release, |_| true, read),
+            HostReport::default()
+        );
+        // Autoloaded on first use: a warning, not a refusal.
+        let report = check_host(&recipe, release, |_| false, read);
+        assert!(report.problems.is_empty(), "{report:?}");
+        assert!(
+            report.warnings[0].contains("sudo modprobe nfnetlink_queue"),
+            "{report:?}"
+        );
+        // Built in counts too.
+        let builtin = |path: &str| {
+            path.ends_with("modules.builtin")
+                .then(|| "kernel/net/netfilter/nfnetlink_queue.ko\n".to_owned())
+        };
+        assert!(
+            check_host(&recipe, release, |_| false, builtin)
+                .problems
+                .is_empty()
+        );
+        // Nowhere: refused with the fix.
+        let report = check_host(&recipe, release, |_| false, |_| None);
+        assert_eq!(report.problems.len(), 1);
+        assert!(report.problems[0].contains("NFQUEUE"), "{report:?}");
+        // Antrea's openvswitch the same way.
+        let report = check_host(&Cni::Antrea.recipe(), release, |_| false, |_| None);
+        assert!(report.problems[0].contains("openvswitch"), "{report:?}");
     }
 
     #[test]
