@@ -205,3 +205,23 @@ fn a_reused_cluster_reapplies_and_restarts_the_enforcer_so_the_reloaded_image_ru
         "a CNI whose images netpol does not build is left as it is"
     );
 }
+
+#[test]
+fn a_cni_that_enforces_nothing_gets_a_short_enforce_deadline_and_the_plan_says_so() {
+    use netpol_harness::timeouts::Timeouts;
+    for cni in Cni::ALL {
+        let deadline = plan(cni).capabilities().timeouts.enforce;
+        if cni == Cni::Flannel {
+            assert_eq!(deadline, Timeouts::CLUSTER_UNENFORCED.enforce);
+            assert!(deadline.as_secs() <= 5, "{deadline:?}");
+        } else {
+            assert_eq!(deadline, Timeouts::CLUSTER.enforce, "{cni}");
+        }
+    }
+    let text = render(Cni::Flannel);
+    assert!(
+        text.contains("enforce deadline: 5s per step, not the cluster's 60s"),
+        "{text}"
+    );
+    assert!(render(Cni::Calico).contains("enforce deadline: 60s per step"));
+}

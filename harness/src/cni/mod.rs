@@ -200,6 +200,18 @@ pub struct Recipe {
     pub gotchas: Vec<Gotcha>,
 }
 
+impl Recipe {
+    /// How long a step waits for enforcement on this CNI: the cluster's
+    /// deadline, or a short one where nothing is ever enforced.
+    pub fn timeouts(&self) -> crate::timeouts::Timeouts {
+        if self.enforces_policy {
+            crate::timeouts::Timeouts::CLUSTER
+        } else {
+            crate::timeouts::Timeouts::CLUSTER_UNENFORCED
+        }
+    }
+}
+
 /// kind's default pod subnet; recipes that keep it say so by using this.
 pub const KIND_POD_SUBNET: &str = "10.244.0.0/16";
 

@@ -20,7 +20,6 @@ use crate::cni::Cni;
 use crate::cni::versions::{KUBERNETES, PROBE_IMAGE};
 use crate::model::{Addresses, Change, Model, Probe};
 use crate::probe::Matrix;
-use crate::timeouts::Timeouts;
 use cluster::Progress;
 use plan::KindPlan;
 use steps::{Action, Step};
@@ -203,11 +202,7 @@ impl Backend for KindBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            protocols: self.plan.protocols.clone(),
-            ipv6: false,
-            timeouts: Timeouts::CLUSTER,
-        }
+        self.plan.capabilities()
     }
 
     fn cluster(&self) -> ClusterInfo {

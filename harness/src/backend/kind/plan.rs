@@ -86,6 +86,16 @@ impl KindPlan {
         }
     }
 
+    /// What the backend declares: the recipe's protocols (and the host's
+    /// SCTP) and the recipe's enforce deadline.
+    pub fn capabilities(&self) -> crate::backend::Capabilities {
+        crate::backend::Capabilities {
+            protocols: self.protocols.clone(),
+            ipv6: false,
+            timeouts: self.recipe.timeouts(),
+        }
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.work_dir.join("kind-config.yaml")
     }

@@ -10,6 +10,7 @@ use crate::backend::kube::objects;
 use crate::cni::Install;
 use crate::cni::versions::{KIND, KUBERNETES, NODE_IMAGE, PROBE_IMAGE};
 use crate::model::{Model, Protocol};
+use crate::timeouts::Timeouts;
 
 impl KindPlan {
     /// The complete plan, as `--dry-run` prints it: `tools` as they will be
@@ -47,6 +48,20 @@ impl KindPlan {
                 "no (a control row: isolating cases fail)"
             }
         );
+        let enforce = recipe.timeouts().enforce.as_secs();
+        if recipe.enforces_policy {
+            let _ = writeln!(
+                out,
+                "enforce deadline: {enforce}s per step (probed every {}ms until the matrix is the expected one)",
+                recipe.timeouts().poll.as_millis()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "enforce deadline: {enforce}s per step, not the cluster's {}s: an isolating step can only fail on a CNI that enforces nothing",
+                Timeouts::CLUSTER.enforce.as_secs()
+            );
+        }
         let _ = writeln!(
             out,
             "tools (looked for on PATH before anything is created): {}",
