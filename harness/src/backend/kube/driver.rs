@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodStatus, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
@@ -182,6 +182,41 @@ impl Driver {
         pods.patch(&name, &Self::apply_params(), &Patch::Apply(pod))
             .await
             .map_err(api(format!("cannot create pod `{namespace}/{name}`")))?;
+        Ok(())
+    }
+
+    /// A Node object, for an API server whose nodes the harness provides
+    /// itself (no kubelet registers them): addresses and podCIDR as given.
+    pub async fn apply_node(&self, node: &Node) -> Result<(), DriverError> {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        nodes
+            .patch(&name, &Self::apply_params(), &Patch::Apply(node))
+            .await
+            .map_err(api(format!("cannot apply node `{name}`")))?;
+        Ok(())
+    }
+
+    /// Sets a pod's status (phase, IPs, conditions) the way a kubelet
+    /// reports it, through the status subresource; for an API server with no
+    /// kubelet behind it. `await_pods` then reads it like any other.
+    pub async fn patch_pod_status(
+        &self,
+        pod: &PodId,
+        status: &PodStatus,
+    ) -> Result<(), DriverError> {
+        let namespace = self.names.namespace(&pod.namespace);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        pods.patch_status(
+            &pod.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .map_err(api(format!(
+            "cannot set the status of pod `{namespace}/{}`",
+            pod.name
+        )))?;
         Ok(())
     }
 
