@@ -13,6 +13,31 @@ fn netpol(args: &[&str], path: &str) -> Output {
         .expect("netpol runs")
 }
 
+/// Runs `script` with `PATH` and returns its exit code, its stderr and what
+/// the stand-ins logged in `log`; removes `work` afterwards.
+fn run_logged(
+    mut script: Command,
+    path: &str,
+    log: &std::path::Path,
+    work: &std::path::Path,
+) -> (Option<i32>, String, String) {
+    let output = script.env("PATH", path).output().expect("the script runs");
+    let logged = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(work);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        logged,
+    )
+}
+
+/// Writes an executable shell script: a stand-in for a program.
+fn stand_in_program(path: &std::path::Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 #[test]
 fn without_kind_or_docker_a_real_run_exits_2_with_install_instructions() {
     let output = netpol(&["run", "--backend", "kind", "--cni", "calico"], "");
@@ -123,7 +148,6 @@ fn the_probe_image_builds_for_the_builders_own_architecture() {
 /// `curl` logs its URL and writes `content` to its `-o` file. Returns the
 /// exit code, stderr and the URLs fetched.
 fn install_on(script: &str, machine: &str, content: &str) -> (Option<i32>, String, String) {
-    use std::os::unix::fs::PermissionsExt;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let work = std::env::temp_dir().join(format!(
         "netpol-install-{script}-{machine}-{}",
@@ -132,11 +156,7 @@ fn install_on(script: &str, machine: &str, content: &str) -> (Option<i32>, Strin
     let bin = work.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let log = work.join("urls");
-    let stub = |name: &str, body: String| {
-        let path = bin.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    };
+    let stub = |name: &str, body: String| stand_in_program(&bin.join(name), &body);
     stub(
         "uname",
         format!(r#"case "$1" in -s) echo Linux ;; -m) echo {machine} ;; *) echo Linux ;; esac"#),
@@ -154,18 +174,9 @@ while [ "$#" -gt 0 ]; do if [ "$1" = -o ]; then printf '%s' '{content}' > "$2"; 
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let output = Command::new(root.join("scripts").join(script))
-        .arg(work.join("dest"))
-        .env("PATH", path)
-        .output()
-        .expect("the script runs");
-    let urls = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&work);
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        urls,
-    )
+    let mut command = Command::new(root.join("scripts").join(script));
+    command.arg(work.join("dest"));
+    run_logged(command, &path, &log, &work)
 }
 
 #[test]
@@ -256,7 +267,6 @@ mod one_list_of_steps {
     //! here against stand-in programs that log their argv, are the lines
     //! the plan prints, in the same order.
 
-    use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
 
     use netpol_harness::backend::kind::cluster::{self, Progress, sha256_hex};
@@ -275,8 +285,7 @@ mod one_list_of_steps {
     fn stand_in(dir: &Path, name: &str, log: &Path) -> PathBuf {
         let path = dir.join(name);
         let script = format!(
-            r#"#!/bin/sh
-{{ printf '%s' "$0"; for a in "$@"; do printf '\037%s' "$a"; done; echo; }} >> '{log}'
+            r#"{{ printf '%s' "$0"; for a in "$@"; do printf '\037%s' "$a"; done; echo; }} >> '{log}'
 case "{name} $1 $2" in
   "kind version "*) echo "kind {KIND} go1.25 linux/amd64" ;;
   "kind get kubeconfig") printf 'apiVersion: v1\nkind: Config\nclusters: [{{name: k, cluster: {{server: "http://127.0.0.1:9"}}}}]\ncontexts: [{{name: k, context: {{cluster: k, user: u}}}}]\ncurrent-context: k\nusers: [{{name: u, user: {{}}}}]\n' ;;
@@ -286,8 +295,7 @@ esac
             log = log.display(),
             archive = ARCHIVE.replace('\n', "\\n"),
         );
-        std::fs::write(&path, script).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        super::stand_in_program(&path, &script);
         path
     }
 
@@ -369,7 +377,6 @@ esac
 mod workflow {
     //! .github/workflows/kind.yml: its kernel-module step and its path filter.
 
-    use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
@@ -391,16 +398,8 @@ mod workflow {
         let log = work.join("calls");
         let installed = work.join("installed");
         let stub = |name: &str, body: String| {
-            let path = bin.join(name);
-            std::fs::write(
-                &path,
-                format!(
-                    "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{body}\n",
-                    log.display()
-                ),
-            )
-            .unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let script = format!("echo \"{name} $*\" >> '{}'\n{body}", log.display());
+            super::stand_in_program(&bin.join(name), &script);
         };
         let fails: Vec<String> = missing
             .iter()
@@ -423,17 +422,8 @@ mod workflow {
         );
         stub("uname", "echo 6.8.0-1021-azure".into());
         let path = format!("{}:/usr/bin:/bin", bin.display());
-        let output = Command::new(root().join("scripts/load-kernel-modules"))
-            .env("PATH", path)
-            .output()
-            .expect("the script runs");
-        let calls = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&work);
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-            calls,
-        )
+        let script = Command::new(root().join("scripts/load-kernel-modules"));
+        super::run_logged(script, &path, &log, &work)
     }
 
     #[test]

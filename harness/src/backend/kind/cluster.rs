@@ -16,12 +16,7 @@ use crate::timeouts::Timeouts;
 
 /// Runs one command, mapping failure to text.
 pub async fn run(cmd: &Cmd) -> Result<Output, String> {
-    let mut full: Vec<String> = Vec::new();
-    if !cmd.env.is_empty() {
-        full.push("env".into());
-        full.extend(cmd.env.iter().map(|(k, v)| format!("{k}={v}")));
-    }
-    full.extend(cmd.argv.iter().cloned());
+    let full = cmd.full_argv();
     let args: Vec<&str> = full[1..].iter().map(String::as_str).collect();
     command::run(&full[0], &args, None, cmd.timeout)
         .await

@@ -30,14 +30,20 @@ impl Cmd {
         }
     }
 
-    /// The command as a shell would take it (`env K=V` first when needed).
-    pub fn line(&self) -> String {
+    /// The argv that runs it: `env K=V … argv` when it has an environment.
+    pub fn full_argv(&self) -> Vec<String> {
         let mut full: Vec<String> = Vec::new();
         if !self.env.is_empty() {
             full.push("env".into());
             full.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
         }
         full.extend(self.argv.iter().cloned());
+        full
+    }
+
+    /// The command as a shell would take it.
+    pub fn line(&self) -> String {
+        let full = self.full_argv();
         let args: Vec<&str> = full[1..].iter().map(String::as_str).collect();
         shell_line(&full[0], &args)
     }
