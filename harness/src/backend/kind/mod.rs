@@ -6,6 +6,7 @@ mod bundled;
 pub mod cluster;
 pub mod plan;
 mod render;
+mod step_list;
 pub mod steps;
 pub mod tools;
 

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod driver;
 pub mod exec;
+mod namespaces;
 pub mod objects;
 pub mod world;
 
