@@ -15,6 +15,15 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// A cluster whose CNI enforces no NetworkPolicy (kind's Flannel row):
+    /// an isolating step can only fail there, so waiting the whole
+    /// `CLUSTER.enforce` for it only costs time (118 of the library's 125
+    /// steps isolate something: about 2 h at 60 s, under 15 min at 5 s).
+    /// Five seconds are still several probing rounds after the API has the change.
+    pub const CLUSTER_UNENFORCED: Timeouts = Timeouts {
+        enforce: Duration::from_secs(5),
+        ..Timeouts::CLUSTER
+    };
     /// The oracle computes the answer: there is nothing to wait for.
     pub const ORACLE: Timeouts = Timeouts {
         enforce: Duration::ZERO,
@@ -58,6 +67,14 @@ impl Timeouts {
     /// A CNI's DaemonSets and Deployments, and every node, after install
     /// (images are pulled from the internet here).
     pub const CNI_READY: Duration = Duration::from_secs(300);
+    /// A namespace being deleted, until it is gone: its probe pods end
+    /// within their 1 s grace period, but finalizers can take longer.
+    pub const NAMESPACE_GONE: Duration = Duration::from_secs(120);
+    /// A new namespace's `default` ServiceAccount, which the controller
+    /// manager creates within seconds; pods are refused until it exists.
+    pub const SERVICE_ACCOUNT: Duration = Duration::from_secs(30);
+    /// How often the cluster backends look again while they wait on the API.
+    pub const API_POLL: Duration = Duration::from_millis(500);
     /// One exec of the probe agent, beyond the probes' own timeout.
     pub const EXEC_SLACK: Duration = Duration::from_secs(30);
     /// `kind create cluster` (node image pull included).

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use netpol_harness::backend::kind::plan::{self, KindPlan};
+use netpol_harness::backend::kind::{KindOptions, dry_run, plan_for};
 use netpol_harness::backend::kube::ProbeVia;
 use netpol_harness::cni::Cni;
 use netpol_harness::model::Model;
 
-/// A plan independent of the machine: fixed work folder, SCTP in the kernel.
+/// A plan independent of the machine: fixed work folder, amd64, SCTP in the kernel.
 fn plan(cni: Cni) -> KindPlan {
     let mut plan = KindPlan::new(
         cni.recipe(),
@@ -21,13 +22,29 @@ fn plan(cni: Cni) -> KindPlan {
         "000000",
     );
     plan.work_dir = PathBuf::from(format!("/tmp/netpol-{cni}.netpol"));
+    plan.arch = "amd64";
     plan
+}
+
+/// The printed plan, with Dockerfiles relative to the workspace root.
+fn render(cni: Cni) -> String {
+    dry_run(&plan(cni), &Model::default(), std::path::Path::new("."))
+}
+
+fn options(cni: Cni, cluster_name: Option<&str>, keep: bool) -> KindOptions {
+    KindOptions {
+        cni,
+        cluster_name: cluster_name.map(String::from),
+        keep,
+        via: ProbeVia::Pod,
+        run_id: "000000".into(),
+    }
 }
 
 #[test]
 fn every_cni_has_a_complete_plan_pinned() {
     for cni in Cni::ALL {
-        let text = plan(cni).render(&Model::default());
+        let text = render(cni);
         insta::assert_snapshot!(format!("kind-{cni}"), text);
     }
 }
@@ -35,7 +52,7 @@ fn every_cni_has_a_complete_plan_pinned() {
 #[test]
 fn every_plan_names_its_version_config_images_objects_and_steps() {
     for cni in Cni::ALL {
-        let text = plan(cni).render(&Model::default());
+        let text = render(cni);
         let recipe = cni.recipe();
         for needle in [
             recipe.version.as_str(),
@@ -57,34 +74,24 @@ fn every_plan_names_its_version_config_images_objects_and_steps() {
 #[test]
 fn only_the_reference_row_builds_the_enforcer_image() {
     for cni in Cni::ALL {
-        let builds = plan(cni)
-            .render(&Model::default())
-            .contains("reference-enforcer/Dockerfile");
+        let builds = render(cni).contains("reference-enforcer/Dockerfile");
         assert_eq!(builds, cni == Cni::Reference, "{cni}");
     }
 }
 
 #[test]
 fn keeping_or_naming_a_cluster_never_deletes_it() {
-    let kept =
-        netpol_harness::backend::kind::plan_for(Cni::Calico, None, true, ProbeVia::Pod, "000000");
+    let kept = plan_for(&options(Cni::Calico, None, true));
     assert!(!kept.delete_after);
-    let named = netpol_harness::backend::kind::plan_for(
-        Cni::Calico,
-        Some("mine".into()),
-        false,
-        ProbeVia::Both,
-        "000000",
-    );
+    let named = plan_for(&options(Cni::Calico, Some("mine"), false));
     assert!(!named.delete_after);
     assert_eq!(named.cluster, "mine");
+    let text = dry_run(&named, &Model::default(), std::path::Path::new("."));
     assert!(
-        named
-            .steps()
-            .last()
-            .unwrap()
-            .starts_with("keep cluster mine")
+        !text.contains("kind delete cluster --name mine ("),
+        "{text}"
     );
+    assert!(text.contains(". keep cluster mine"), "{text}");
 }
 
 fn netpol(args: &[&str], path: Option<&str>) -> Output {
@@ -139,5 +146,82 @@ fn the_kubeconfig_dry_run_shows_prefixed_namespaces_only() {
         stdout.contains("namespace netpol-000000-x (model x)"),
         "{stdout}"
     );
+    for line in [
+        "permissions (the ClusterRole of deploy/kubeconfig-rbac.yaml",
+        "  namespaces: get, list, create, patch, delete",
+        "  pods/exec: get, create",
+        "  networkpolicies (networking.k8s.io): create, patch, delete",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in {stdout}");
+    }
     assert!(stdout.contains("delete the namespaces labelled app.kubernetes.io/managed-by=netpol,netpol/run=000000 (and nothing else)"), "{stdout}");
+}
+
+#[test]
+fn a_reused_cluster_reapplies_and_restarts_the_enforcer_so_the_reloaded_image_runs() {
+    use netpol_harness::backend::kind::steps::{Action, When};
+    use netpol_harness::backend::kind::tools::Tools;
+    let steps = plan(Cni::Reference).setup_steps(&Tools::by_name(), std::path::Path::new("."));
+    let at = |wanted: &dyn Fn(&Action) -> bool| {
+        steps
+            .iter()
+            .position(|s| wanted(&s.action))
+            .expect("the step is in the plan")
+    };
+    let load = at(
+        &|a| matches!(a, Action::Run(c) if c.iter().any(|c| c.argv.contains(&"image-archive".to_owned()))),
+    );
+    let apply = at(&|a| matches!(a, Action::ApplyBundled { .. }));
+    let restart = at(&|a| {
+        matches!(
+            a,
+            Action::RestartDaemonSet {
+                name: "netpol-enforcer",
+                ..
+            }
+        )
+    });
+    let wait = at(&|a| matches!(a, Action::AwaitWorkload(_)));
+    assert!(
+        load < apply && apply < restart && restart < wait,
+        "{steps:#?}"
+    );
+    assert_eq!(
+        steps[apply].when,
+        When::Always,
+        "re-applied on a reused cluster too"
+    );
+    assert_eq!(steps[restart].when, When::ReusedCluster);
+    let text = render(Cni::Reference);
+    assert!(
+        text.contains("restart daemonset netpol-system/netpol-enforcer (annotate its pod template with netpol/restarted-by=000000)"),
+        "{text}"
+    );
+    let other = plan(Cni::Calico).setup_steps(&Tools::by_name(), std::path::Path::new("."));
+    assert!(
+        !other
+            .iter()
+            .any(|s| matches!(s.action, Action::RestartDaemonSet { .. })),
+        "a CNI whose images netpol does not build is left as it is"
+    );
+}
+
+#[test]
+fn a_cni_that_enforces_nothing_gets_a_short_enforce_deadline_and_the_plan_says_so() {
+    use netpol_harness::timeouts::Timeouts;
+    for cni in Cni::ALL {
+        let deadline = plan(cni).capabilities().timeouts.enforce;
+        if cni == Cni::Flannel {
+            assert_eq!(deadline, Timeouts::CLUSTER_UNENFORCED.enforce);
+            assert!(deadline.as_secs() <= 5, "{deadline:?}");
+        } else {
+            assert_eq!(deadline, Timeouts::CLUSTER.enforce, "{cni}");
+        }
+    }
+    let text = render(Cni::Flannel);
+    assert!(
+        text.contains("enforce deadline: 5s per step, not the cluster's 60s"),
+        "{text}"
+    );
+    assert!(render(Cni::Calico).contains("enforce deadline: 60s per step"));
 }

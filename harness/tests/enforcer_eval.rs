@@ -1,6 +1,6 @@
 //! The reference enforcer against the oracle with no kernel and no root:
 //! generated cases (`netpol generate`), and after each step the snapshot the
-//! netns backend would write (`snapshot_json`, read back as local mode reads
+//! netns backend would write (`backend::netns::snapshot`, read back as local mode reads
 //! its state file), compiled for each node, rendered, loaded into the
 //! in-memory nftables of `netpol_enforcer::eval`, and every pod pair
 //! connected through the nodes. The matrix must be the oracle's, cell by
@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use netpol_enforcer::Snapshot;
 use netpol_enforcer::eval::Endpoint;
-use netpol_harness::backend::netns::snapshot_json;
+
 use netpol_harness::backend::netns::topology::Topology;
 use netpol_harness::case;
 use netpol_harness::generate;
@@ -67,7 +67,10 @@ fn layout(model: &Model) -> (Topology, Addresses, Vec<Endpoint>) {
 
 /// The enforcers' input for `world`, through the bytes of the state file.
 fn snapshot(world: &World, topology: &Topology, generation: u64) -> Snapshot {
-    let bytes = serde_json::to_vec(&snapshot_json(world, topology, generation)).expect("json");
+    let bytes = serde_json::to_vec(&netpol_harness::backend::netns::snapshot(
+        world, topology, generation,
+    ))
+    .expect("json");
     Snapshot::from_json(&bytes).expect("the enforcer reads the harness's snapshot")
 }
 
@@ -215,7 +218,7 @@ fn a_ruleset_that_enforces_nothing_disagrees_with_a_deny() {
 /// policies): their valid part must agree with the oracle too.
 #[test]
 fn the_valid_part_of_every_golden_snapshot_agrees_with_the_oracle() {
-    let dir = netpol_enforcer::golden::default_dir();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../reference-enforcer/tests/golden");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("the golden folder")
         .map(|e| e.expect("an entry").path())

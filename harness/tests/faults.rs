@@ -250,6 +250,8 @@ fn main() -> std::process::ExitCode {
         gated!(Needs::Netns, a_probe_agent_that_dies_turns_its_column_into_errors_never_connected_or_timeout),
         gated!(Needs::Netns, nft::a_ruleset_the_kernel_rejects_keeps_the_previous_one_is_reported_and_the_next_good_state_applies),
         gated!(Needs::Netns, nft::a_run_whose_rulesets_the_kernel_rejects_says_so_and_leaves_nothing_behind),
+        gated!(Needs::Netns, dead_agents::cells_of_dead_agents_are_written_null_and_shown_as_failed_probes),
+        gated!(Needs::Netns, dead_agents::with_every_agent_dead_the_none_runs_known_deviations_do_not_excuse_it),
         gated!(Needs::Netns, signals::sigint_or_sigterm_at_any_phase_leaves_no_namespace_process_or_folder),
     ])
 }

@@ -8,6 +8,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use http::Response;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::client::Body;
 use kube_mock::*;
 use netpol_harness::backend::kube::driver::Driver;
@@ -234,12 +235,13 @@ async fn a_failed_exec_makes_its_source_row_errors_never_blocked_cells() {
         "command=%2Fnetpol-probe",
         "command=probe",
         "command=--timeout-ms",
+        "command=--target",
         "container=probe",
-        "stdin=true",
         "stdout=true",
     ] {
         assert!(query.contains(part), "{query}");
     }
+    assert!(!query.contains("stdin=true"), "{query}");
     let table = &matrix[&Probe::new(Protocol::Tcp, 80)];
     match table.get(0, 1) {
         Observed::Error(reason) => assert!(reason.contains("forbidden"), "{reason}"),
@@ -248,7 +250,8 @@ async fn a_failed_exec_makes_its_source_row_errors_never_blocked_cells() {
 }
 
 #[tokio::test]
-async fn cleanup_deletes_only_namespaces_that_carry_this_runs_label() {
+async fn cleanup_deletes_only_namespaces_that_carry_this_runs_label_and_waits_until_they_are_gone()
+{
     let (client, handle) = mock();
     let driver = Driver::new(client, Names::prefixed("abc123"));
     let server = tokio::spawn(async move {
@@ -294,14 +297,80 @@ async fn cleanup_deletes_only_namespaces_that_carry_this_runs_label() {
             ),
         )
         .await;
+        // Then it waits until they are gone: a rerun must not meet them Terminating.
+        let terminating = json!({"metadata": {"name": "netpol-abc123-y", "deletionTimestamp": "2026-01-01T00:00:00Z",
+            "labels": {"app.kubernetes.io/managed-by": "netpol", "netpol/run": "abc123"}}});
+        for items in [vec![terminating], Vec::new()] {
+            answer(
+                &mut handle,
+                call(
+                    "GET",
+                    "/api/v1/namespaces",
+                    &["labelSelector="],
+                    200,
+                    list(items),
+                ),
+            )
+            .await;
+        }
         assert!(
             tokio::time::timeout(Duration::from_millis(200), handle.next_request())
                 .await
                 .is_err(),
-            "nothing else is deleted"
+            "nothing else is deleted, and nothing is asked once they are gone"
         );
     });
     let problems = bounded(driver.cleanup()).await;
     bounded(server).await.expect("the mock ran");
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// A policy whose `policyTypes` is left to the API server's default.
+fn defaulted(name: &str, egress: bool) -> NetworkPolicy {
+    let mut spec = json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]});
+    if egress {
+        spec["egress"] = json!([{"to": [{"podSelector": {"matchLabels": {"pod": "a"}}}]}]);
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": "x"}, "spec": spec
+    }))
+    .expect("a policy")
+}
+
+#[tokio::test]
+async fn a_reapplied_policy_without_policy_types_carries_the_new_default_so_ssa_keeps_nothing_stale()
+ {
+    // Server-side apply keeps a field no manager owns: the default the
+    // server wrote for the first version would survive the second, and the
+    // egress rules added there would be ignored (issue 11 item 4).
+    let (client, handle) = mock();
+    let driver = Driver::new(client, Names::plain("abc123"));
+    let path = "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies/p";
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        let mut bodies = Vec::new();
+        for _ in 0..2 {
+            let seen = answer(
+                &mut handle,
+                call("PATCH", path, &SSA, 200, json!({"metadata": {}})),
+            )
+            .await;
+            bodies.push(seen.body);
+        }
+        bodies
+    });
+    bounded(driver.apply_policy(&defaulted("p", false)))
+        .await
+        .expect("first version");
+    bounded(driver.apply_policy(&defaulted("p", true)))
+        .await
+        .expect("second version");
+    let bodies = bounded(server).await.expect("the mock ran");
+    assert_eq!(bodies[0]["spec"]["policyTypes"], json!(["Ingress"]));
+    assert_eq!(
+        bodies[1]["spec"]["policyTypes"],
+        json!(["Ingress", "Egress"]),
+        "the second apply owns the new list"
+    );
 }

@@ -192,3 +192,84 @@ fn policies_keep_their_selectors_on_a_cluster_made_for_the_run() {
         "y"
     );
 }
+
+#[test]
+fn policy_types_follow_the_api_servers_default_and_keep_what_is_written() {
+    use netpol_harness::backend::kube::objects::policy_types;
+    let spec = |value: serde_json::Value| {
+        serde_json::from_value::<k8s_openapi::api::networking::v1::NetworkPolicySpec>(value)
+            .unwrap()
+    };
+    assert_eq!(policy_types(&spec(json!({"podSelector": {}}))), ["Ingress"]);
+    assert_eq!(
+        policy_types(&spec(
+            json!({"podSelector": {}, "policyTypes": [], "egress": [{}]})
+        )),
+        ["Ingress", "Egress"],
+        "an empty list is defaulted too (len == 0 in defaults.go)"
+    );
+    assert_eq!(
+        policy_types(&spec(json!({"podSelector": {}, "egress": []}))),
+        ["Ingress"],
+        "an empty egress section is no egress rule"
+    );
+    assert_eq!(
+        policy_types(&spec(json!({"podSelector": {}, "policyTypes": ["Egress"]}))),
+        ["Egress"]
+    );
+}
+
+#[tokio::test]
+async fn without_a_kubelet_the_harness_applies_nodes_and_reports_pod_status_itself() {
+    // For an API server that runs alone: Nodes come from the caller, and
+    // pod status is patched as a kubelet would.
+    let (client, handle) = mock();
+    let driver = Driver::new(client, Names::plain("abc123"));
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        let node = answer(
+            &mut handle,
+            call(
+                "PATCH",
+                "/api/v1/nodes/node-1",
+                &SSA,
+                200,
+                json!({"metadata": {}}),
+            ),
+        )
+        .await;
+        let status = answer(
+            &mut handle,
+            call(
+                "PATCH",
+                "/api/v1/namespaces/x/pods/a/status",
+                &[],
+                200,
+                json!({"metadata": {}}),
+            ),
+        )
+        .await;
+        (node, status)
+    });
+    let node: k8s_openapi::api::core::v1::Node = serde_json::from_value(json!({
+        "metadata": {"name": "node-1"},
+        "spec": {"podCIDR": "10.244.1.0/24"},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}
+    }))
+    .unwrap();
+    bounded(driver.apply_node(&node))
+        .await
+        .expect("node applied");
+    let status: k8s_openapi::api::core::v1::PodStatus = serde_json::from_value(json!({
+        "phase": "Running", "podIP": "10.244.1.10",
+        "conditions": [{"type": "Ready", "status": "True"}]
+    }))
+    .unwrap();
+    bounded(driver.patch_pod_status(&PodId::new("x", "a"), &status))
+        .await
+        .expect("status set");
+    let (node, status) = bounded(server).await.expect("the mock ran");
+    assert_eq!(node.body["spec"]["podCIDR"], "10.244.1.0/24");
+    assert_eq!(status.content_type, "application/merge-patch+json");
+    assert_eq!(status.body["status"]["podIP"], "10.244.1.10");
+}

@@ -1,7 +1,7 @@
 //! The probe agent's exec over a real websocket: a local server speaks the
-//! API server's side of `v5.channel.k8s.io` (stdin frames, the stdin close
-//! frame, stdout and status frames), so the whole exec path of kube-rs runs,
-//! which a tower-test mock cannot upgrade.
+//! API server's side of `v5.channel.k8s.io` and `v4.channel.k8s.io` (stdout
+//! and status frames; a client that hangs up early gets nothing), so the
+//! whole exec path of kube-rs runs, which a tower-test mock cannot upgrade.
 
 use std::time::Duration;
 
@@ -22,14 +22,22 @@ const BOUND: Duration = Duration::from_secs(10);
 struct Seen {
     path_and_query: String,
     stdin: Vec<u8>,
-    stdin_closed: bool,
+    /// The client closed the WebSocket before the command's output was sent.
+    closed_early: bool,
 }
 
-/// Serves one exec: reads stdin until the close frame, then answers `stdout`
-/// and a status of `status` ("Success" or "Failure").
+/// Serves one exec over `protocol` (`v5.channel.k8s.io` or
+/// `v4.channel.k8s.io`): gives the client a moment to send stdin, then
+/// answers `stdout` and a status of `status` ("Success" or "Failure"). A
+/// client that closes the WebSocket first gets nothing, as from a real server.
 // The handshake callback returns tungstenite's own (large) error response type.
 #[allow(clippy::result_large_err)]
-async fn serve_one_exec(listener: TcpListener, stdout: String, status: &'static str) -> Seen {
+async fn serve_one_exec(
+    listener: TcpListener,
+    protocol: &'static str,
+    stdout: String,
+    status: &'static str,
+) -> Seen {
     let (stream, _) = listener.accept().await.expect("a connection");
     let mut seen = Seen::default();
     let mut uri = String::new();
@@ -38,22 +46,23 @@ async fn serve_one_exec(listener: TcpListener, stdout: String, status: &'static 
             uri = request.uri().to_string();
             response.headers_mut().insert(
                 "Sec-WebSocket-Protocol",
-                "v5.channel.k8s.io".parse().expect("a header"),
+                protocol.parse().expect("a header"),
             );
             Ok(response)
         })
         .await
         .expect("a websocket");
     seen.path_and_query = uri;
-    while let Some(message) = socket.next().await {
-        let Ok(Message::Binary(frame)) = message else {
-            continue;
-        };
-        match frame.first() {
-            Some(0) => seen.stdin.extend_from_slice(&frame[1..]),
-            Some(255) if frame.get(1) == Some(&0) => {
-                seen.stdin_closed = true;
-                break;
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(300), socket.next()).await
+    {
+        match message {
+            Ok(Message::Binary(frame)) if frame.first() == Some(&0) => {
+                seen.stdin.extend_from_slice(&frame[1..])
+            }
+            Ok(Message::Close(_)) | Err(_) => {
+                seen.closed_early = true;
+                return seen;
             }
             _ => {}
         }
@@ -81,32 +90,52 @@ async fn client_for(listener: &TcpListener) -> Client {
     Client::try_from(config).expect("a client")
 }
 
-#[tokio::test]
-async fn the_agent_gets_its_targets_on_stdin_and_its_lines_come_back() {
+const LINES: &str = concat!(
+    r#"{"to":"x/b","protocol":"tcp","port":80,"result":"connected","micros":900}"#,
+    "\n",
+    r#"{"to":"x/b via service","protocol":"tcp","port":80,"result":"timeout","micros":2000000}"#,
+    "\n"
+);
+
+fn probe_args() -> Vec<String> {
+    [
+        "probe",
+        "--timeout-ms",
+        "2000",
+        "--target",
+        "x/b=10.244.1.11:tcp/80",
+        "--target",
+        "x/b via service=10.96.0.20:tcp/80",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// One exec of the agent in x/a against a fake server speaking `protocol`.
+async fn exec_over(protocol: &'static str) -> (Result<String, String>, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let client = client_for(&listener).await;
-    let lines = concat!(
-        r#"{"to":"x/b","protocol":"tcp","port":80,"result":"connected","micros":900}"#,
-        "\n",
-        r#"{"to":"x/b via service","protocol":"tcp","port":80,"result":"timeout","micros":2000000}"#,
-        "\n"
-    );
-    let server = tokio::spawn(serve_one_exec(listener, lines.to_owned(), "Success"));
+    let server = tokio::spawn(serve_one_exec(
+        listener,
+        protocol,
+        LINES.to_owned(),
+        "Success",
+    ));
     let pods: Api<Pod> = Api::namespaced(client, "x");
-    let args = vec![
-        "probe".to_owned(),
-        "--timeout-ms".to_owned(),
-        "2000".to_owned(),
-    ];
-    let stdin = br#"[{"to":"x/b","host":"10.244.1.11","protocol":"tcp","port":80}]"#;
-    let output = tokio::time::timeout(BOUND, exec::exec_agent(&pods, "a", &args, stdin, BOUND))
+    let output = tokio::time::timeout(BOUND, exec::exec_agent(&pods, "a", &probe_args(), BOUND))
         .await
-        .expect("bounded")
-        .expect("the exec succeeded");
+        .expect("bounded");
     let seen = tokio::time::timeout(BOUND, server)
         .await
         .expect("bounded")
         .expect("served");
+    (output, seen)
+}
+
+#[tokio::test]
+async fn the_agent_gets_its_targets_as_arguments_and_its_lines_come_back() {
+    let (output, seen) = exec_over("v5.channel.k8s.io").await;
+    assert_eq!(output.expect("the exec succeeded"), LINES);
     assert!(
         seen.path_and_query
             .starts_with("/api/v1/namespaces/x/pods/a/exec?"),
@@ -117,8 +146,9 @@ async fn the_agent_gets_its_targets_on_stdin_and_its_lines_come_back() {
         "command=probe",
         "command=--timeout-ms",
         "command=2000",
+        "command=--target",
+        "command=x%2Fb%3D10.244.1.11%3Atcp%2F80",
         "container=probe",
-        "stdin=true",
     ] {
         assert!(
             seen.path_and_query.contains(part),
@@ -126,34 +156,40 @@ async fn the_agent_gets_its_targets_on_stdin_and_its_lines_come_back() {
             seen.path_and_query
         );
     }
-    assert_eq!(seen.stdin, stdin.to_vec(), "the targets arrive whole");
     assert!(
-        seen.stdin_closed,
-        "stdin is closed, so the agent starts probing"
+        !seen.path_and_query.contains("stdin=true"),
+        "no stdin: {}",
+        seen.path_and_query
     );
-    assert_eq!(output, lines);
+    assert!(seen.stdin.is_empty() && !seen.closed_early, "{seen:?}");
+}
 
-    // Both paths differ on x/a → x/b: the cell takes the Service result, and the difference is listed.
-    let pods = vec![PodId::new("x", "a"), PodId::new("x", "b")];
-    let probe = Probe::new(Protocol::Tcp, 80);
-    let (matrix, divergences) = exec::matrix(&pods, &[probe], ProbeVia::Both, &[(0, Ok(output))]);
-    assert_eq!(matrix[&probe].get(0, 1), &Observed::Timeout);
-    assert_eq!(divergences.len(), 1);
-    assert_eq!(
-        divergences[0].to_string(),
-        "x/a → x/b tcp/80: pod IP connected, Service timeout"
+#[tokio::test]
+async fn over_the_v4_channel_protocol_the_results_still_come_back() {
+    // v4 has no stdin close frame: kube-rs closes the whole WebSocket when
+    // stdin ends, which lost every result while targets went on stdin.
+    let (output, seen) = exec_over("v4.channel.k8s.io").await;
+    assert!(
+        !seen.closed_early,
+        "the client kept the socket open: {seen:?}"
     );
+    assert_eq!(output.expect("the exec succeeded"), LINES);
 }
 
 #[tokio::test]
 async fn an_agent_that_fails_is_an_error_with_its_status_message() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let client = client_for(&listener).await;
-    let server = tokio::spawn(serve_one_exec(listener, String::new(), "Failure"));
+    let server = tokio::spawn(serve_one_exec(
+        listener,
+        "v5.channel.k8s.io",
+        String::new(),
+        "Failure",
+    ));
     let pods: Api<Pod> = Api::namespaced(client, "y");
     let error = tokio::time::timeout(
         BOUND,
-        exec::exec_agent(&pods, "c", &["probe".to_owned()], b"[]", BOUND),
+        exec::exec_agent(&pods, "c", &["probe".to_owned()], BOUND),
     )
     .await
     .expect("bounded")
@@ -165,6 +201,82 @@ async fn an_agent_that_fails_is_an_error_with_its_status_message() {
     assert!(
         error.contains("agent failed: command terminated with non-zero exit code"),
         "{error}"
+    );
+}
+
+#[test]
+fn with_both_paths_each_keeps_its_matrix_and_a_disagreeing_cell_can_never_pass() {
+    // Issue 11 item 3: the Service result used to replace the pod-IP result,
+    // so a blocked Service path hid an open pod path.
+    let pods = vec![PodId::new("x", "a"), PodId::new("x", "b")];
+    let probe = Probe::new(Protocol::Tcp, 80);
+    let paths = exec::paths(
+        &pods,
+        &[probe],
+        ProbeVia::Both,
+        &[(0, Ok(LINES.to_owned()))],
+    );
+    assert_eq!(
+        paths.pod.as_ref().unwrap()[&probe].get(0, 1),
+        &Observed::Connected
+    );
+    assert_eq!(
+        paths.service.as_ref().unwrap()[&probe].get(0, 1),
+        &Observed::Timeout
+    );
+    let divergences = paths.divergences();
+    assert_eq!(divergences.len(), 1);
+    assert_eq!(
+        divergences[0].to_string(),
+        "x/a → x/b tcp/80: pod IP connected, Service timeout"
+    );
+    let merged = paths.merged();
+    assert_eq!(
+        merged[&probe].get(0, 1),
+        &Observed::Error("paths differ: pod IP connected, Service timeout".into()),
+        "neither a reach nor a block"
+    );
+    let one = exec::paths(&pods, &[probe], ProbeVia::Pod, &[(0, Ok(LINES.to_owned()))]);
+    assert!(one.service.is_none());
+    assert_eq!(one.merged()[&probe].get(0, 1), &Observed::Connected);
+}
+
+#[test]
+fn every_target_goes_once_in_batches_that_each_fit_one_exec() {
+    use std::str::FromStr;
+    let pods: Vec<PodId> = (0..9).map(|i| PodId::new("x", &format!("p{i}"))).collect();
+    let mut endpoints = Endpoints::default();
+    for (i, pod) in pods.iter().enumerate() {
+        endpoints
+            .pod_ips
+            .insert(pod.clone(), format!("10.244.1.{i}").parse().unwrap());
+        endpoints
+            .service_ips
+            .insert(pod.clone(), format!("fd00::{i}").parse().unwrap());
+    }
+    let probes = [
+        Probe::new(Protocol::Tcp, 80),
+        Probe::new(Protocol::Tcp, 81),
+        Probe::new(Protocol::Udp, 80),
+        Probe::new(Protocol::Sctp, 81),
+    ];
+    let targets = exec::targets(&pods, &endpoints, &probes, ProbeVia::Both);
+    assert_eq!(targets.len(), 9 * 4 * 2);
+    let batches = exec::argument_batches(&targets, 2000, 1024);
+    assert!(batches.len() > 1, "{} batches", batches.len());
+    let mut again = Vec::new();
+    for batch in &batches {
+        assert_eq!(batch[..3], ["probe", "--timeout-ms", "2000"]);
+        let args: Vec<&String> = batch[3..].iter().skip(1).step_by(2).collect();
+        let bytes: usize = args.iter().map(|a| a.len() + "--target".len()).sum();
+        assert!(bytes <= 1024 + 64, "{bytes} bytes in one exec");
+        for arg in args {
+            again.push(netpol_probe::Target::from_str(arg).expect("the agent reads it back"));
+        }
+    }
+    assert_eq!(
+        again, targets,
+        "every target once, in order, as the agent parses it"
     );
 }
 
@@ -202,15 +314,20 @@ fn a_failed_pod_path_probe_is_never_replaced_by_the_service_paths_block() {
         r#"{"to":"x/b via service","protocol":"tcp","port":80,"result":"timeout","micros":2000000}"#,
         "\n"
     );
-    let (matrix, divergences) = exec::matrix(
+    let paths = exec::paths(
         &pods,
         &[probe],
         ProbeVia::Both,
         &[(0, Ok(lines.to_owned()))],
     );
     assert_eq!(
-        matrix[&probe].get(0, 1),
-        &Observed::Error("no route".into())
+        paths.divergences().len(),
+        1,
+        "the paths still differ, and say so"
     );
-    assert_eq!(divergences.len(), 1, "the paths still differ, and say so");
+    let merged = paths.merged();
+    let Observed::Error(reason) = merged[&probe].get(0, 1) else {
+        panic!("a failed probe became {:?}", merged[&probe].get(0, 1));
+    };
+    assert!(reason.contains("no route"), "{reason}");
 }

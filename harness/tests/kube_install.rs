@@ -267,7 +267,7 @@ async fn a_workload_that_never_gets_ready_is_named_with_its_count() {
         .expect("served");
     assert_eq!(
         error.to_string(),
-        "deployment kube-system/cilium-operator not Ready within 0s (1/2 available)"
+        "deployment kube-system/cilium-operator not Ready within 0s (1/2 available, 0 up to date)"
     );
 }
 
@@ -302,4 +302,33 @@ async fn every_node_must_be_ready_and_their_names_come_back() {
         .expect("bounded")
         .expect("served");
     assert_eq!(nodes, ["cp", "w1"]);
+}
+
+#[tokio::test]
+async fn a_restarted_daemonset_is_ready_only_once_its_controller_has_seen_the_restart() {
+    // Right after the restart patch, the status still counts the old pods.
+    let (client, handle) = mock();
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        let status = |observed: i64| {
+            json!({"metadata": {"name": "netpol-enforcer", "generation": 2}, "spec": {"selector": {}, "template": {}},
+            "status": {"observedGeneration": observed, "desiredNumberScheduled": 3, "numberReady": 3,
+                       "updatedNumberScheduled": 3, "currentNumberScheduled": 3, "numberMisscheduled": 0}})
+        };
+        let path = "/apis/apps/v1/namespaces/netpol-system/daemonsets/netpol-enforcer";
+        answer(&mut handle, "GET", path, status(1)).await;
+        answer(&mut handle, "GET", path, status(2)).await;
+    });
+    let workload = Workload::DaemonSet {
+        namespace: "netpol-system",
+        name: "netpol-enforcer",
+    };
+    tokio::time::timeout(BOUND, apply::await_workload(&client, &workload, BOUND))
+        .await
+        .expect("bounded")
+        .expect("ready");
+    tokio::time::timeout(BOUND, server)
+        .await
+        .expect("bounded")
+        .expect("served: the first answer was not taken for ready");
 }

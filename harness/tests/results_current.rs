@@ -8,8 +8,11 @@
 //! The oracle's file needs nothing; the netns files need root, iproute2 and
 //! nftables, and run as part of CI's `cargo test` (as root).
 
-#[path = "common/privilege.rs"]
-mod privilege;
+#[macro_use]
+#[path = "common/env.rs"]
+mod env;
+
+use env::Needs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -138,7 +141,6 @@ fn compare(file: &str, fresh: &Path, regenerate_with: &str) {
     );
 }
 
-#[test]
 fn the_committed_oracle_results_are_what_this_build_computes() {
     let scratch = Scratch::new("oracle");
     regenerate("oracle", &scratch.0);
@@ -149,11 +151,7 @@ fn the_committed_oracle_results_are_what_this_build_computes() {
     );
 }
 
-#[test]
 fn the_committed_netns_results_are_what_this_build_observes() {
-    if !privilege::privileged("the netns results check") {
-        return;
-    }
     let scratch = Scratch::new("netns");
     regenerate("netns", &scratch.0);
     for file in ["netns-reference.json", "netns-none.json"] {
@@ -161,7 +159,6 @@ fn the_committed_netns_results_are_what_this_build_observes() {
     }
 }
 
-#[test]
 fn what_the_comparison_leaves_out_is_only_what_changes_from_run_to_run() {
     let a = serde_json::json!({
         "tool": {"git": "a"}, "started_at": "x", "duration_ms": 5,
@@ -193,4 +190,15 @@ fn what_the_comparison_leaves_out_is_only_what_changes_from_run_to_run() {
             ".cluster.nodes: 2 → 3"
         ]
     );
+}
+
+fn main() -> std::process::ExitCode {
+    env::run(vec![
+        plain!(the_committed_oracle_results_are_what_this_build_computes),
+        gated!(
+            Needs::Netns,
+            the_committed_netns_results_are_what_this_build_observes
+        ),
+        plain!(what_the_comparison_leaves_out_is_only_what_changes_from_run_to_run),
+    ])
 }

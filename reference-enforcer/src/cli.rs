@@ -51,6 +51,10 @@ enum Command {
         /// the node's podCIDR) and route to the other nodes' podCIDRs.
         #[arg(long)]
         cni_config: Option<PathBuf>,
+        /// Write this file once the first ruleset is in force (for a
+        /// readinessProbe).
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
     },
     /// Print the nft transaction for one node of a snapshot.
     Compile {
@@ -82,9 +86,15 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             status,
             poll: Duration::from_millis(poll_ms.max(1)),
         }),
-        Command::Controller { node, cni_config } => {
-            crate::controller::run(&crate::controller::ControllerOptions { node, cni_config })
-        }
+        Command::Controller {
+            node,
+            cni_config,
+            ready_file,
+        } => crate::controller::run(&crate::controller::ControllerOptions {
+            node,
+            cni_config,
+            ready_file,
+        }),
         Command::Compile { state, node } => compile_command(&state, &node),
     };
     ExitCode::from(code)

@@ -5,22 +5,25 @@
 //! idempotent: a ruleset equal to the one in force is not applied again.
 //!
 //! A thin shell: `index` (pure), `Reconciler` (pure but for the apply it is
-//! given), `cni` (pure); only `run` talks to the API server and the kernel.
+//! given), `cni` (pure), `watch` (the reflectors' task); `control` is the
+//! loop, given its API client and its apply, and `run` wires in the real ones.
 
 pub mod cni;
 pub mod index;
 #[cfg(test)]
+mod slow_server;
+#[cfg(test)]
 mod tests;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client};
+use k8s_openapi::api::core::v1::Node;
+use kube::Client;
+use kube::runtime::reflector::Store;
+use tokio::sync::Notify;
 
 use crate::compile::compile;
 use crate::exit;
@@ -44,6 +47,10 @@ pub struct ControllerOptions {
     pub node: String,
     /// Also be the node's CNI: write this conflist and route to other nodes' podCIDRs.
     pub cni_config: Option<PathBuf>,
+    /// Written once the first ruleset is in force (deploy/daemonset.yaml's
+    /// readinessProbe looks for it), so a controller that never synced
+    /// shows as a DaemonSet that is not Ready.
+    pub ready_file: Option<PathBuf>,
 }
 
 /// The result of one reconcile.
@@ -123,7 +130,14 @@ pub fn run(options: &ControllerOptions) -> u8 {
         .enable_all()
         .build()
         .map_err(ControllerError::Runtime)
-        .and_then(|runtime| runtime.block_on(run_async(options)));
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let client = Client::try_default()
+                    .await
+                    .map_err(ControllerError::Client)?;
+                control(client, options, &mut |text| nft::apply(text)).await
+            })
+        });
     match result {
         Ok(()) => exit::OK,
         Err(error) => {
@@ -133,90 +147,96 @@ pub fn run(options: &ControllerOptions) -> u8 {
     }
 }
 
-/// A reflector over every object of a kind, and a stream of "something changed".
-fn reflect<K>(client: &Client) -> (Store<K>, stream::BoxStream<'static, ()>)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let events = reflector::reflector(
-        writer,
-        watcher(Api::<K>::all(client.clone()), watcher::Config::default()),
-    )
-    .default_backoff()
-    .filter_map(|event| async move { event.ok().map(|_| ()) })
-    .boxed();
-    (reader, events)
+/// Stops the reflectors' task when the controller stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
-async fn run_async(options: &ControllerOptions) -> Result<(), ControllerError> {
-    let client = Client::try_default()
+/// The controller on `client`, applying each new ruleset with `apply`;
+/// returns only when it cannot go on. The reflectors run in their own task
+/// (`watch`), so the stores fill however slow the first lists are.
+pub async fn control(
+    client: Client,
+    options: &ControllerOptions,
+    apply: &mut dyn FnMut(&str) -> Result<(), ApplyError>,
+) -> Result<(), ControllerError> {
+    let node = &options.node;
+    let changed = Arc::new(Notify::new());
+    let (stores, driver) = watch::start(&client, changed.clone(), |error| {
+        eprintln!("netpol-enforcer: {error}");
+    });
+    let _driver = AbortOnDrop(driver);
+    eprintln!("netpol-enforcer: node {node}: listing pods, namespaces, networkpolicies and nodes");
+    // Never compile from a partial view: an empty store would lift every
+    // isolation (fail open). Only the first time: a later relist keeps the
+    // old content until it is complete (Writer buffers it until InitDone).
+    stores
+        .ready()
         .await
-        .map_err(ControllerError::Client)?;
-    let (pods, pod_events) = reflect::<Pod>(&client);
-    let (namespaces, namespace_events) = reflect::<Namespace>(&client);
-    let (policies, policy_events) = reflect::<NetworkPolicy>(&client);
-    let (nodes, node_events) = reflect::<Node>(&client);
-    let mut events = stream::select_all([pod_events, namespace_events, policy_events, node_events]);
-    let mut reconciler = Reconciler::new(&options.node);
+        .map_err(|_| ControllerError::NeverSynced)?;
+    eprintln!("netpol-enforcer: node {node}: first lists complete, watching");
+    let mut reconciler = Reconciler::new(node);
     let mut routes = Vec::new();
-    let mut first = true;
+    let mut signalled = false;
     loop {
-        // Wait for a change (or the resync), then let a burst settle.
-        let _ = tokio::time::timeout(RESYNC, events.next()).await;
-        while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, events.next()).await {}
-        if first {
-            // Never compile from a partial view: an empty store would lift
-            // every isolation (fail open). Only the first time: later lists
-            // keep the old content until they are complete.
-            for ready in [
-                pods.wait_until_ready().await,
-                namespaces.wait_until_ready().await,
-                policies.wait_until_ready().await,
-                nodes.wait_until_ready().await,
-            ] {
-                ready.map_err(|_| ControllerError::NeverSynced)?;
-            }
-            first = false;
-        }
         if let Some(path) = &options.cni_config {
-            be_the_cni(&options.node, path, &nodes, &mut routes);
+            be_the_cni(node, path, &stores.nodes, &mut routes);
         }
         let index = Index::from_objects(
-            pods.state().iter().map(AsRef::as_ref),
-            namespaces.state().iter().map(AsRef::as_ref),
-            policies.state().iter().map(AsRef::as_ref),
+            stores.pods.state().iter().map(AsRef::as_ref),
+            stores.namespaces.state().iter().map(AsRef::as_ref),
+            stores.policies.state().iter().map(AsRef::as_ref),
         );
         // nft takes milliseconds: blocking this one-threaded runtime that long
         // only delays the watches, which buffer.
-        let outcome = reconciler.reconcile(&index, &mut |text| nft::apply(text));
-        match outcome {
+        match reconciler.reconcile(&index, apply) {
             Outcome::Unchanged => {}
             Outcome::Applied {
                 generation,
                 warnings,
             } => {
                 eprintln!(
-                    "netpol-enforcer: node {}: generation {generation} applied ({} warnings)",
-                    options.node,
+                    "netpol-enforcer: node {node}: generation {generation} applied ({} warnings)",
                     warnings.len()
                 );
                 for warning in warnings {
                     eprintln!("netpol-enforcer: warning: {warning}");
                 }
+                if !signalled && let Some(path) = &options.ready_file {
+                    signalled = signal_ready(path, generation);
+                }
             }
             Outcome::Failed { generation, error } => {
                 eprintln!(
-                    "netpol-enforcer: node {}: generation {generation} not applied, previous ruleset kept: {error}",
-                    options.node
+                    "netpol-enforcer: node {node}: generation {generation} not applied, previous ruleset kept: {error}"
                 );
             }
+        }
+        // Wait for a change (or the resync), then let a burst settle. Notify
+        // keeps one permit, so a change during the reconcile is not lost.
+        let _ = tokio::time::timeout(RESYNC, changed.notified()).await;
+        while tokio::time::timeout(DEBOUNCE, changed.notified())
+            .await
+            .is_ok()
+        {}
+    }
+}
+
+/// Writes the readiness file the DaemonSet's readinessProbe looks for: a
+/// ruleset built from complete lists is in force. Returns whether it was written.
+fn signal_ready(path: &Path, generation: u64) -> bool {
+    match std::fs::write(path, format!("generation {generation}\n")) {
+        Ok(()) => true,
+        Err(error) => {
+            eprintln!(
+                "netpol-enforcer: cannot write the readiness file {}: {error}",
+                path.display()
+            );
+            false
         }
     }
 }
@@ -237,7 +257,14 @@ fn be_the_cni(node: &str, path: &Path, nodes: &Store<Node>, applied: &mut Vec<cn
         );
         return;
     };
-    let wanted = cni::conflist(&pod_cidr);
+    let mtu = cni::node_mtu(|path| std::fs::read_to_string(path).ok()).unwrap_or_else(|error| {
+        eprintln!(
+            "netpol-enforcer: node {node}: {error}: pod interfaces get MTU {}",
+            cni::FALLBACK_MTU
+        );
+        cni::FALLBACK_MTU
+    });
+    let wanted = cni::conflist(&pod_cidr, mtu);
     if std::fs::read_to_string(path).ok().as_deref() != Some(wanted.as_str())
         && let Err(error) = write_aside(path, &wanted)
     {

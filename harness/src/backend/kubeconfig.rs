@@ -8,13 +8,49 @@ use std::path::PathBuf;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::kube::{self as driver, Driver, KubeWorld, Names, ProbeVia, WorldOptions};
+use super::kube::{
+    self as driver, Driver, KubeWorld, Names, ProbeVia, ServiceAccounts, WorldOptions,
+};
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::model::{Addresses, Change, Model, Probe, Protocol};
 use crate::probe::Matrix;
 use crate::timeouts::Timeouts;
 
 const NAME: &str = "kubeconfig";
+
+/// deploy/kubeconfig-rbac.yaml: the ClusterRole this backend needs, which
+/// the plan quotes and tests/kube_rbac.rs compares with the driver's requests.
+pub const RBAC: &str = include_str!("../../../deploy/kubeconfig-rbac.yaml");
+
+/// The ClusterRole's rules, one line per rule: `pods/exec: get, create`.
+pub fn permissions() -> Vec<String> {
+    let objects = super::kube::apply::parse_manifests(RBAC).unwrap_or_default();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect()
+    };
+    objects
+        .iter()
+        .filter(|o| o.types.as_ref().is_some_and(|t| t.kind == "ClusterRole"))
+        .flat_map(|role| role.data["rules"].as_array().cloned().unwrap_or_default())
+        .map(|rule| {
+            let groups: Vec<String> = strings(&rule["apiGroups"])
+                .into_iter()
+                .filter(|g| !g.is_empty())
+                .collect();
+            let resources = strings(&rule["resources"]).join(", ");
+            let verbs = strings(&rule["verbs"]).join(", ");
+            if groups.is_empty() {
+                format!("{resources}: {verbs}")
+            } else {
+                format!("{resources} ({}): {verbs}", groups.join(", "))
+            }
+        })
+        .collect()
+}
 
 fn error(message: impl Into<String>) -> BackendError {
     BackendError {
@@ -70,6 +106,10 @@ impl KubeconfigBackend {
             self.target.probe_image,
             names.selector(),
         );
+        out.push_str(&format!(
+            "  probe pods meet {}\n",
+            super::kube::objects::POD_SECURITY
+        ));
         for ns in &model.namespaces {
             out.push_str(&format!(
                 "  namespace {} (model {}); refused if it exists and netpol did not create it\n",
@@ -84,15 +124,26 @@ impl KubeconfigBackend {
                 pod.id.name
             ));
         }
-        out.push_str("  each case's NetworkPolicies, in the mapped namespaces (kubernetes.io/metadata.name selectors mapped too)\n\nsteps:\n");
+        out.push_str("  each case's NetworkPolicies, in the mapped namespaces (kubernetes.io/metadata.name selectors mapped too)\n");
+        out.push_str("\npermissions (the ClusterRole of deploy/kubeconfig-rbac.yaml; `kubectl apply -f` it and bind it to who runs netpol):\n");
+        for line in permissions() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out.push_str("\nsteps:\n");
         out.push_str("   1. connect with the kubeconfig and context; read the server version\n");
-        out.push_str("   2. create the namespaces, pods and Services; wait until every pod is Ready (120s)\n");
-        out.push_str(
-            "   3. run the cases: one exec of `/netpol-probe probe` per source pod per matrix\n",
-        );
         out.push_str(&format!(
-            "   4. delete the namespaces labelled {} (and nothing else)\n",
-            names.selector()
+            "   2. create the namespaces, wait for each one's default ServiceAccount ({}s), create the pods and Services; wait until every pod is Ready ({}s)\n",
+            Timeouts::SERVICE_ACCOUNT.as_secs(),
+            Timeouts::POD_READY.as_secs()
+        ));
+        out.push_str(&format!(
+            "   3. run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets, no stdin)\n",
+            super::kube::exec::EXEC_ARGUMENT_BYTES
+        ));
+        out.push_str(&format!(
+            "   4. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
+            names.selector(),
+            Timeouts::NAMESPACE_GONE.as_secs()
         ));
         out
     }
@@ -163,6 +214,7 @@ impl Backend for KubeconfigBackend {
             pull_policy: "IfNotPresent".into(),
             via: self.target.via,
             protocols: vec![Protocol::Tcp, Protocol::Udp],
+            service_accounts: ServiceAccounts::Await,
         };
         let world = self
             .world
@@ -198,7 +250,6 @@ impl Backend for KubeconfigBackend {
         let Some(world) = self.world.as_mut() else {
             return Ok(());
         };
-        super::kind::report_divergences(&world.divergences);
         let problems = world.teardown().await;
         self.world = None;
         if problems.is_empty() {

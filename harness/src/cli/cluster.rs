@@ -1,19 +1,81 @@
-//! `netpol run` on the cluster backends (kind, kubeconfig): which CNI goes
-//! with which backend, `--dry-run`, and the prerequisites (exit 2 with the fix).
+//! `netpol run` on the cluster backends (kind, kubeconfig): their flags,
+//! which CNI goes with which backend, and the backend (or, with `--dry-run`,
+//! the plan) for `cli/run` to run; prerequisites are usage errors with the fix.
 
-use super::run::run_on;
+use std::path::{Path, PathBuf};
+
 use super::{BackendName, CniName, RunArgs, UsageError};
-use crate::backend::kind;
-use crate::backend::kube::new_run_id;
+use crate::backend::kind::{self, KindBackend, KindOptions};
+use crate::backend::kube::{ProbeVia, new_run_id};
 use crate::backend::kubeconfig::{KubeconfigBackend, Target};
 use crate::backend::netns;
 use crate::case::Case;
 use crate::cni::{self, Cni};
-use crate::exit;
 use crate::model::Model;
 
 /// The run id printed in dry runs; the real one is chosen at run time.
 const DRY_RUN_ID: &str = "000000";
+
+/// The flags of the cluster backends, flattened into `netpol run`.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[command(next_help_heading = "Cluster backends (kind, kubeconfig)")]
+pub struct ClusterArgs {
+    /// Print the complete plan (kind config, CNI manifests and versions,
+    /// images, objects, steps) and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the kind cluster after the run (it is deleted otherwise).
+    #[arg(long)]
+    pub keep: bool,
+    /// The kind cluster's name; an existing cluster of that name is reused
+    /// as it is (and kept).
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// Probe by pod IP, by Service ClusterIP, or both.
+    #[arg(long, value_enum, value_name = "VIA")]
+    pub probe_via: Option<ProbeVia>,
+    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: the current one).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The probe image the cluster pulls (kubeconfig backend: required,
+    /// since nothing can be loaded into someone else's nodes).
+    #[arg(long, value_name = "IMAGE")]
+    pub probe_image: Option<String>,
+    /// The netpol source tree the kind backend builds its images from
+    /// (default: the tree this netpol was built from, else the current folder).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+impl clap::ValueEnum for ProbeVia {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[ProbeVia::Pod, ProbeVia::Service, ProbeVia::Both]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            ProbeVia::Pod => PossibleValue::new("pod").help("The destination pod's IP"),
+            ProbeVia::Service => {
+                PossibleValue::new("service").help("The destination pod's Service ClusterIP")
+            }
+            ProbeVia::Both => PossibleValue::new("both").help(
+                "Both, each path its own matrix; a cell where they differ is an error naming both results",
+            ),
+        })
+    }
+}
+
+/// What `netpol run` on a cluster backend runs: a backend, or a plan to print.
+pub enum Prepared {
+    Kind(Box<KindBackend>),
+    Kubeconfig(Box<KubeconfigBackend>),
+    /// `--dry-run`: the whole plan, nothing touched.
+    Plan(String),
+}
 
 fn refuse_weave(cni: Option<CniName>) -> Result<(), UsageError> {
     match cni {
@@ -65,48 +127,59 @@ fn kind_cni(cni: Option<CniName>) -> Result<Cni, UsageError> {
     })
 }
 
-/// The workspace root: the Dockerfiles build from it.
-fn workspace() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default()
+/// The source tree the images build from: `--workspace`, else the tree this
+/// binary was built from while it is still there, else the current folder
+/// (`prepare` then checks the Dockerfiles are in it).
+fn workspace(flag: Option<&Path>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_path_buf();
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).parent();
+    match built {
+        Some(dir) if dir.join("probe-image/Dockerfile").is_file() => dir.to_path_buf(),
+        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    }
 }
 
-pub(super) fn run(
-    runtime: &tokio::runtime::Runtime,
+fn selected(cases: &[Case], excluded: &[Case]) -> String {
+    format!(
+        "\n{} cases selected, {} excluded\n",
+        cases.len(),
+        excluded.len()
+    )
+}
+
+/// The backend of a cluster run, or the plan of a dry run.
+pub(super) fn prepare(
     args: &RunArgs,
     cases: &[Case],
     excluded: &[Case],
     model: &Model,
-) -> Result<u8, crate::error::RunError> {
+) -> Result<Prepared, crate::error::RunError> {
     let cluster = &args.cluster;
     let run_id = if cluster.dry_run {
         DRY_RUN_ID.to_owned()
     } else {
         new_run_id()
     };
+    let via = cluster.probe_via.unwrap_or_default();
     match args.backend {
         BackendName::Kind => {
-            let cni = kind_cni(args.cni)?;
-            let plan = kind::plan_for(
-                cni,
-                cluster.cluster_name.clone(),
-                cluster.keep,
-                cluster.via(),
-                &run_id,
-            );
+            let plan = kind::plan_for(&KindOptions {
+                cni: kind_cni(args.cni)?,
+                cluster_name: cluster.cluster_name.clone(),
+                keep: cluster.keep,
+                via,
+                run_id,
+            });
+            let workspace = workspace(cluster.workspace.as_deref());
             if cluster.dry_run {
-                print!("{}", plan.render(model));
-                println!(
-                    "\n{} cases selected, {} excluded",
-                    cases.len(),
-                    excluded.len()
-                );
-                return Ok(exit::PASSED);
+                return Ok(Prepared::Plan(
+                    kind::dry_run(&plan, model, &workspace) + &selected(cases, excluded),
+                ));
             }
-            let backend = kind::prepare(plan, workspace()).map_err(UsageError::Message)?;
-            runtime.block_on(run_on(backend, args, cases, excluded, model))
+            let backend = kind::prepare(plan, workspace).map_err(UsageError::Message)?;
+            Ok(Prepared::Kind(Box::new(backend)))
         }
         BackendName::Kubeconfig => {
             refuse_weave(args.cni)?;
@@ -128,31 +201,26 @@ pub(super) fn run(
                     ).into());
                 }
             };
-            if cluster.keep || cluster.cluster_name.is_some() {
+            if cluster.keep || cluster.cluster_name.is_some() || cluster.workspace.is_some() {
                 return Err(UsageError::Message(
-                    "--keep and --cluster-name are for the kind backend; the kubeconfig backend never creates or deletes a cluster".into(),
+                    "--keep, --cluster-name and --workspace are for the kind backend; the kubeconfig backend never creates, builds or deletes anything but its namespaces".into(),
                 ).into());
             }
-            let target = Target {
+            let backend = KubeconfigBackend::new(Target {
                 kubeconfig: cluster.kubeconfig.clone(),
                 context: cluster.context.clone(),
                 probe_image,
-                via: cluster.via(),
+                via,
                 cni: args.cni.map_or_else(|| "unknown".to_owned(), name),
                 run_id,
-            };
-            let backend = KubeconfigBackend::new(target);
+            });
             if cluster.dry_run {
-                print!("{}", backend.render_plan(model));
-                println!(
-                    "\n{} cases selected, {} excluded",
-                    cases.len(),
-                    excluded.len()
-                );
-                return Ok(exit::PASSED);
+                return Ok(Prepared::Plan(
+                    backend.render_plan(model) + &selected(cases, excluded),
+                ));
             }
-            runtime.block_on(run_on(backend, args, cases, excluded, model))
+            Ok(Prepared::Kubeconfig(Box::new(backend)))
         }
-        BackendName::Netns | BackendName::Oracle => unreachable!("dispatched in run"),
+        BackendName::Netns | BackendName::Oracle => unreachable!("dispatched in cli/run"),
     }
 }

@@ -115,7 +115,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub selection: CaseSelection,
     #[command(flatten)]
-    pub cluster: crate::backend::kube::args::ClusterArgs,
+    pub cluster: cluster::ClusterArgs,
     /// Write the results JSON (results-format.md) here.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -46,7 +46,17 @@ pub fn run(args: RunArgs) -> Result<u8, RunError> {
             &model,
         )),
         (BackendName::Kind | BackendName::Kubeconfig, _) => {
-            super::cluster::run(&runtime, &args, &cases, &excluded, &model)
+            use super::cluster::Prepared;
+            match super::cluster::prepare(&args, &cases, &excluded, &model)? {
+                Prepared::Plan(text) => {
+                    print!("{text}");
+                    Ok(exit::PASSED)
+                }
+                Prepared::Kind(b) => runtime.block_on(run_on(*b, &args, &cases, &excluded, &model)),
+                Prepared::Kubeconfig(b) => {
+                    runtime.block_on(run_on(*b, &args, &cases, &excluded, &model))
+                }
+            }
         }
         (BackendName::Netns, cni) => {
             let exe = std::env::current_exe().map_err(|e| {
@@ -77,7 +87,7 @@ enum Ended {
 /// Runs the selected cases on one backend; SIGINT and SIGTERM stop the run
 /// and still remove everything the backend created. The results, JUnit and
 /// the summary are written before any cleanup problem is reported.
-pub(super) async fn run_on<B: Backend>(
+async fn run_on<B: Backend>(
     mut backend: B,
     args: &RunArgs,
     cases: &[Case],

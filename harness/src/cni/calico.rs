@@ -35,6 +35,7 @@ pub fn recipe() -> Recipe {
                 name: "calico-kube-controllers",
             },
         ],
+        restart_on_reuse: Vec::new(),
         enforces_policy: true,
         sctp: true,
         host_checks: Vec::new(),

@@ -39,6 +39,7 @@ pub fn recipe() -> Recipe {
                 name: "cilium-operator",
             },
         ],
+        restart_on_reuse: Vec::new(),
         enforces_policy: true,
         // SCTP is a beta datapath feature behind `sctp.enabled`; without it
         // Cilium drops SCTP, so probing it would measure the option, not policy.

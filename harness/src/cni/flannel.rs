@@ -24,6 +24,7 @@ pub fn recipe() -> Recipe {
             sha256: CNI_PLUGINS_SHA256,
             member: "./bridge",
             into: "cni-bin/bridge",
+            arch: "amd64",
         }],
         mounts: vec![NodeMount {
             host_file: "cni-bin/bridge",
@@ -39,10 +40,12 @@ pub fn recipe() -> Recipe {
             namespace: "kube-flannel",
             name: "kube-flannel-ds",
         }],
+        restart_on_reuse: Vec::new(),
         enforces_policy: false,
         sctp: true,
         host_checks: vec![HostCheck {
             path: "/proc/sys/net/bridge/bridge-nf-call-iptables",
+            module: "br_netfilter",
             fix: "flannel's bridge needs br_netfilter in the host kernel so kube-proxy sees bridged traffic (`sudo modprobe br_netfilter`)",
         }],
         gotchas: vec![

@@ -20,6 +20,7 @@ pub fn recipe() -> Recipe {
             namespace: "kube-system",
             name: "kindnet",
         }],
+        restart_on_reuse: Vec::new(),
         enforces_policy: true,
         sctp: true,
         host_checks: vec![NFQUEUE],
@@ -30,7 +31,7 @@ pub fn recipe() -> Recipe {
             },
             Gotcha {
                 what: "kube-network-policies needs nftables and NFQUEUE in the host kernel",
-                handled: "the run checks /proc/net/netfilter/nfnetlink_queue before creating the cluster",
+                handled: "the run checks the host before creating the cluster: NFQUEUE loaded, or a loadable nfnetlink_queue module (loaded on first use; a warning), else refused",
             },
         ],
     }

@@ -32,6 +32,7 @@ pub fn recipe() -> Recipe {
             namespace: "kube-system",
             name: "kube-router",
         }],
+        restart_on_reuse: Vec::new(),
         enforces_policy: true,
         // The bridge datapath carries SCTP; whether policies restrict it is
         // what the SCTP cases measure (kube-router#1019 is open).

@@ -103,6 +103,9 @@ pub struct Download {
     /// The archive member to extract to `NodeMount::host_file`.
     pub member: &'static str,
     pub into: &'static str,
+    /// The architecture the archive is for (`amd64`): a node of another
+    /// cannot run what it holds, so such a host is refused before anything.
+    pub arch: &'static str,
 }
 
 /// One install step, run in order after the cluster exists.
@@ -125,11 +128,6 @@ pub enum Install {
     },
     /// The bundled manifests of `deploy/`, with the enforcer image.
     Bundled { manifests: Vec<&'static str> },
-    /// A command in every kind node (`docker exec NODE …`), after install.
-    EachNode {
-        argv: Vec<&'static str>,
-        why: &'static str,
-    },
 }
 
 /// A workload whose readiness means the CNI is up.
@@ -157,8 +155,12 @@ impl fmt::Display for Workload {
 /// Something the host kernel must offer, checked before the cluster is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostCheck {
-    /// A path under /proc or /sys that exists when the feature is there.
+    /// A path under /proc or /sys that exists when the feature is loaded.
     pub path: &'static str,
+    /// The kernel module that provides it: when it is not loaded but can be
+    /// (built in, or in modules.dep), the kernel or the CNI loads it on use,
+    /// so the run goes on with a warning; when it cannot, the run is refused.
+    pub module: &'static str,
     /// What is missing, and how to fix it.
     pub fix: &'static str,
 }
@@ -185,6 +187,10 @@ pub struct Recipe {
     pub mounts: Vec<NodeMount>,
     pub install: Vec<Install>,
     pub ready: Vec<Workload>,
+    /// Workloads running an image this run builds and reloads under a fixed
+    /// tag: on a reused cluster they are restarted, or they keep running the
+    /// old image (the kubelet does not restart pods for a retagged image).
+    pub restart_on_reuse: Vec<Workload>,
     /// Whether NetworkPolicy is enforced at all (Flannel: no).
     pub enforces_policy: bool,
     /// Whether pods can carry SCTP on this datapath as installed; the run
@@ -192,6 +198,18 @@ pub struct Recipe {
     pub sctp: bool,
     pub host_checks: Vec<HostCheck>,
     pub gotchas: Vec<Gotcha>,
+}
+
+impl Recipe {
+    /// How long a step waits for enforcement on this CNI: the cluster's
+    /// deadline, or a short one where nothing is ever enforced.
+    pub fn timeouts(&self) -> crate::timeouts::Timeouts {
+        if self.enforces_policy {
+            crate::timeouts::Timeouts::CLUSTER
+        } else {
+            crate::timeouts::Timeouts::CLUSTER_UNENFORCED
+        }
+    }
 }
 
 /// kind's default pod subnet; recipes that keep it say so by using this.
@@ -213,6 +231,7 @@ pub fn refused(name: &str) -> Option<&'static str> {
 /// connection to user space through NFQUEUE.
 pub(crate) const NFQUEUE: HostCheck = HostCheck {
     path: "/proc/net/netfilter/nfnetlink_queue",
+    module: "nfnetlink_queue",
     fix: "the host kernel has no NFQUEUE, which kindnet's kube-network-policies needs \
           (`sudo modprobe nfnetlink_queue`)",
 };

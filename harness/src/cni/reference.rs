@@ -30,6 +30,10 @@ pub fn recipe() -> Recipe {
             namespace: NAMESPACE,
             name: DAEMONSET,
         }],
+        restart_on_reuse: vec![Workload::DaemonSet {
+            namespace: NAMESPACE,
+            name: DAEMONSET,
+        }],
         enforces_policy: true,
         sctp: true,
         host_checks: Vec::new(),

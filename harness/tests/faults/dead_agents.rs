@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use netpol_harness::report::json::Results;
 
-use super::support::{self, netpol_exe, privileged, serial};
+use super::support::{self, netpol_exe};
 
 /// How long a run may take to start judging.
 const JUDGING_WITHIN: Duration = Duration::from_secs(60);
@@ -67,12 +67,7 @@ fn results(path: &Path) -> Results {
     serde_json::from_str(&text).expect("a results file")
 }
 
-#[test]
-fn cells_of_dead_agents_are_written_null_and_shown_as_failed_probes() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
+pub fn cells_of_dead_agents_are_written_null_and_shown_as_failed_probes() {
     let out = std::env::temp_dir().join(format!("netpol-dead-agents-{}.json", std::process::id()));
     let output = run_killing_every_agent(&[
         "--cases",
@@ -112,12 +107,7 @@ fn cells_of_dead_agents_are_written_null_and_shown_as_failed_probes() {
     );
 }
 
-#[test]
-fn with_every_agent_dead_the_none_runs_known_deviations_do_not_excuse_it() {
-    let _one = serial();
-    if !privileged() {
-        return;
-    }
+pub fn with_every_agent_dead_the_none_runs_known_deviations_do_not_excuse_it() {
     let output = run_killing_every_agent(&["--known-deviations", KNOWN_NONE]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_ne!(output.status.code(), Some(0), "{stdout}");

@@ -8,7 +8,7 @@ use http::{Request, Response};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use kube::client::Body;
-use netpol_harness::backend::kube::{Names, ProbeVia, WorldOptions};
+use netpol_harness::backend::kube::{Names, ProbeVia, ServiceAccounts, WorldOptions};
 use netpol_harness::model::{Model, Protocol};
 use serde_json::{Value, json};
 use tower_test::mock::{Handle, SendResponse};
@@ -29,6 +29,7 @@ pub fn options() -> WorldOptions {
         pull_policy: "Never".into(),
         via: ProbeVia::Pod,
         protocols: vec![Protocol::Tcp, Protocol::Udp],
+        service_accounts: ServiceAccounts::Await,
     }
 }
 
@@ -166,6 +167,19 @@ pub async fn serve_setup(handle: &mut Mock, names: &Names) -> Vec<Seen> {
                     &SSA,
                     200,
                     json!({"metadata": {"name": name}}),
+                ),
+            )
+            .await,
+        );
+        seen.push(
+            answer(
+                handle,
+                call(
+                    "GET",
+                    format!("/api/v1/namespaces/{name}/serviceaccounts/default"),
+                    &[],
+                    200,
+                    json!({"metadata": {"name": "default", "namespace": name}}),
                 ),
             )
             .await,

@@ -8,10 +8,50 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::Node;
 use serde_json::json;
 
+/// The MTU pod interfaces get when the node's cannot be read.
+pub const FALLBACK_MTU: u32 = 1500;
+
+/// The interface of this network namespace's IPv4 default route, from
+/// `/proc/net/route` (destination and mask 00000000; the lowest metric wins).
+pub fn default_route_interface(proc_net_route: &str) -> Option<String> {
+    proc_net_route
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (iface, destination, metric, mask) = (
+                fields.first()?,
+                fields.get(1)?,
+                fields.get(6)?,
+                fields.get(7)?,
+            );
+            (*destination == "00000000" && *mask == "00000000").then(|| {
+                (
+                    metric.parse::<u32>().unwrap_or(u32::MAX),
+                    (*iface).to_owned(),
+                )
+            })
+        })
+        .min()
+        .map(|(_, iface)| iface)
+}
+
+/// The MTU pods should get: the node's default-route interface's, as
+/// kindnet does, so pod packets fit wherever the node's do (a Docker network
+/// or a cloud VM with an MTU below 1500). `read` reads a file.
+pub fn node_mtu(read: impl Fn(&str) -> Option<String>) -> Result<u32, String> {
+    let routes = read("/proc/net/route").ok_or("cannot read /proc/net/route")?;
+    let iface = default_route_interface(&routes).ok_or("no IPv4 default route")?;
+    let path = format!("/sys/class/net/{iface}/mtu");
+    read(&path)
+        .and_then(|text| text.trim().parse().ok())
+        .ok_or_else(|| format!("cannot read {path}"))
+}
+
 /// The CNI configuration of a node whose pods take addresses from `pod_cidr`
 /// (the same shape as kindnet's 10-kindnet.conflist; kind's node image ships
-/// the ptp, host-local, portmap and loopback plugins).
-pub fn conflist(pod_cidr: &str) -> String {
+/// the ptp, host-local, portmap and loopback plugins), with the node's MTU.
+pub fn conflist(pod_cidr: &str, mtu: u32) -> String {
     let default_route = if pod_cidr.contains(':') {
         "::/0"
     } else {
@@ -30,7 +70,7 @@ pub fn conflist(pod_cidr: &str) -> String {
                     "routes": [{"dst": default_route}],
                     "ranges": [[{"subnet": pod_cidr}]]
                 },
-                "mtu": 1500
+                "mtu": mtu
             },
             {"type": "portmap", "capabilities": {"portMappings": true}}
         ]

@@ -61,6 +61,8 @@ pub fn pod_entry(pod: &Pod) -> Option<snapshot::Pod> {
     })
 }
 
+/// Built whole from the reflectors' stores on every reconcile (deletions are
+/// what the stores no longer hold), so there is no per-object delete.
 impl Index {
     pub fn apply_pod(&mut self, pod: &Pod) {
         let key = key(&pod.metadata);
@@ -70,10 +72,6 @@ impl Index {
         };
     }
 
-    pub fn delete_pod(&mut self, namespace: &str, name: &str) {
-        self.pods.remove(&(namespace.to_owned(), name.to_owned()));
-    }
-
     pub fn apply_namespace(&mut self, namespace: &Namespace) {
         let name = namespace.metadata.name.clone().unwrap_or_default();
         let labels = namespace.metadata.labels.clone().unwrap_or_default();
@@ -81,17 +79,8 @@ impl Index {
             .insert(name.clone(), snapshot::Namespace { name, labels });
     }
 
-    pub fn delete_namespace(&mut self, name: &str) {
-        self.namespaces.remove(name);
-    }
-
     pub fn apply_policy(&mut self, policy: &NetworkPolicy) {
         self.policies.insert(key(&policy.metadata), policy.clone());
-    }
-
-    pub fn delete_policy(&mut self, namespace: &str, name: &str) {
-        self.policies
-            .remove(&(namespace.to_owned(), name.to_owned()));
     }
 
     /// The index of everything in three reflector stores.

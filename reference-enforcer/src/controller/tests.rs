@@ -232,7 +232,8 @@ fn as_the_cni_each_node_gets_ptp_from_its_pod_cidr_and_routes_to_the_others() {
             "route replace 10.244.2.0/24 via 172.18.0.4"
         ]
     );
-    let config: serde_json::Value = serde_json::from_str(&cni::conflist("10.244.1.0/24")).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&cni::conflist("10.244.1.0/24", 1500)).unwrap();
     assert_eq!(config["plugins"][0]["type"], "ptp");
     assert_eq!(config["plugins"][0]["ipam"]["type"], "host-local");
     assert_eq!(
@@ -242,5 +243,31 @@ fn as_the_cni_each_node_gets_ptp_from_its_pod_cidr_and_routes_to_the_others() {
     assert_eq!(
         config["plugins"][0]["ipMasq"], false,
         "pod source addresses must survive for policies"
+    );
+}
+
+#[test]
+fn pods_get_the_mtu_of_the_nodes_default_route_interface() {
+    // A kind node on a Docker network with MTU 1450 (a cloud VM's, say).
+    let routes = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+                  eth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+                  eth1\t00000000\t010012AC\t0003\t0\t0\t200\t00000000\t0\t0\t0\n\
+                  eth0\t00000000\t010012AC\t0003\t0\t0\t100\t00000000\t0\t0\t0\n";
+    assert_eq!(
+        cni::default_route_interface(routes).as_deref(),
+        Some("eth0")
+    );
+    let read = |path: &str| match path {
+        "/proc/net/route" => Some(routes.to_owned()),
+        "/sys/class/net/eth0/mtu" => Some("1450\n".to_owned()),
+        _ => None,
+    };
+    assert_eq!(cni::node_mtu(read), Ok(1450));
+    let config: serde_json::Value =
+        serde_json::from_str(&cni::conflist("10.244.1.0/24", 1450)).unwrap();
+    assert_eq!(config["plugins"][0]["mtu"], 1450);
+    assert!(
+        cni::node_mtu(|_| None).is_err(),
+        "unreadable: the caller falls back"
     );
 }

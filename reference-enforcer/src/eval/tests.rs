@@ -1,7 +1,6 @@
 use std::net::IpAddr;
 
 use super::*;
-use crate::golden;
 
 const TCP: u8 = 6;
 const UDP: u8 = 17;
@@ -10,8 +9,13 @@ fn ip(text: &str) -> IpAddr {
     text.parse().expect("an address")
 }
 
+/// The committed golden files (tests/golden_files.rs keeps them current).
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
 fn golden_text(name: &str) -> String {
-    std::fs::read_to_string(golden::default_dir().join(format!("{name}.nft"))).expect("golden")
+    std::fs::read_to_string(golden_dir().join(format!("{name}.nft"))).expect("golden")
 }
 
 fn forward(nftables: &Nftables, packet: Packet) -> Verdict {
@@ -24,7 +28,7 @@ fn new(src: &str, dst: &str, protocol: u8, port: u16) -> Packet {
 
 #[test]
 fn every_golden_ruleset_loads() {
-    let mut names: Vec<String> = std::fs::read_dir(golden::default_dir())
+    let mut names: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("golden folder")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "nft"))

@@ -57,4 +57,22 @@ mod tests {
         assert!(rbac.contains("resources: [networkpolicies]"));
         assert_eq!(rbac.matches("verbs: [get, list, watch]").count(), 2);
     }
+
+    #[test]
+    fn the_enforcer_is_ready_only_once_the_file_its_controller_writes_exists() {
+        let text = manifest("deploy/daemonset.yaml").unwrap();
+        let objects = crate::backend::kube::apply::parse_manifests(&text).unwrap();
+        let container = &objects[0].data["spec"]["template"]["spec"]["containers"][0];
+        let file = container["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|a| a.as_str()?.strip_prefix("--ready-file="))
+            .expect("the controller is told where to signal readiness");
+        assert_eq!(
+            container["readinessProbe"]["exec"]["command"],
+            serde_json::json!(["test", "-e", file]),
+            "the probe looks for the file the controller writes"
+        );
+    }
 }

@@ -6,23 +6,24 @@ mod bundled;
 pub mod cluster;
 pub mod plan;
 mod render;
+mod step_list;
+pub mod steps;
 pub mod tools;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kube::Client;
 
-use super::kube::{self as driver, Driver, KubeWorld, WorldOptions, apply};
+use super::kube::{self as driver, Driver, KubeWorld, ProbeVia, ServiceAccounts, WorldOptions};
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::cni::Cni;
 use crate::cni::versions::{KUBERNETES, PROBE_IMAGE};
 use crate::model::{Addresses, Change, Model, Probe};
 use crate::probe::Matrix;
-use crate::timeouts::Timeouts;
-use cluster::Cluster;
+use cluster::Progress;
 use plan::KindPlan;
+use steps::{Action, Step};
 use tools::Tools;
 
 pub use bundled::manifest as bundled_manifest;
@@ -37,41 +38,90 @@ fn error(message: impl Into<String>) -> BackendError {
     }
 }
 
+/// What a kind run is asked for (the CLI fills it from its flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindOptions {
+    pub cni: Cni,
+    /// An existing cluster of that name is reused as it is (and kept).
+    pub cluster_name: Option<String>,
+    /// Keep the cluster after the run.
+    pub keep: bool,
+    pub via: ProbeVia,
+    pub run_id: String,
+}
+
 pub struct KindBackend {
     plan: KindPlan,
     tools: Tools,
     /// The workspace root, where the Dockerfiles build from.
     workspace: PathBuf,
-    /// Set once the cluster exists (made by this run, or reused).
+    /// Set once the cluster exists because this run made it.
     created: bool,
-    reused: bool,
+    progress: Progress,
     world: Option<KubeWorld>,
 }
 
-/// Checks the tools and the host, and returns a backend ready to set up.
-/// Every missing prerequisite is an `Err` with the fix (exit 2).
+/// Checks the tools, the host and the workspace, and returns a backend
+/// ready to set up. Every missing prerequisite is in the `Err`, with its fix.
 pub fn prepare(plan: KindPlan, workspace: PathBuf) -> Result<KindBackend, String> {
-    let tools = tools::find(&plan.recipe, |name| which::which(name).ok())?;
-    let problems = tools::host_problems(&plan.recipe);
+    let mut problems: Vec<String> = plan
+        .images
+        .iter()
+        .filter(|image| !workspace.join(image.dockerfile).is_file())
+        .map(|image| {
+            format!(
+                "{} is not in {} (pass the netpol source tree with --workspace DIR)",
+                image.dockerfile,
+                workspace.display()
+            )
+        })
+        .collect();
+    for download in &plan.recipe.downloads {
+        if download.arch != plan.arch {
+            problems.push(format!(
+                "{} comes from a linux/{} archive pinned by its checksum ({}), and this machine is linux/{}, for which no checksum is pinned (versions.rs): run this recipe on linux/{}",
+                download.member.trim_start_matches("./"),
+                download.arch,
+                download.url,
+                plan.arch,
+                download.arch
+            ));
+        }
+    }
+    let host = tools::host_problems(&plan.recipe);
+    for warning in &host.warnings {
+        eprintln!("netpol: warning: {warning}");
+    }
+    problems.extend(host.problems);
+    // Every problem at once: the host's and the workspace's, then the tools'.
+    let found = tools::find(&plan.recipe, |name| which::which(name).ok());
+    let mut messages = Vec::new();
     if !problems.is_empty() {
-        return Err(format!(
-            "the {} recipe cannot run on this host:\n  - {}",
+        messages.push(format!(
+            "the {} recipe cannot run here:\n  - {}",
             plan.recipe.cni,
             problems.join("\n  - ")
         ));
     }
+    if let Err(missing) = &found {
+        messages.push(missing.clone());
+    }
+    let tools = match found {
+        Ok(tools) if messages.is_empty() => tools,
+        _ => return Err(messages.join("\n")),
+    };
     Ok(KindBackend {
         plan,
         tools,
         workspace,
         created: false,
-        reused: false,
+        progress: Progress::default(),
         world: None,
     })
 }
 
 /// Shows one phase with a spinner, and a line with its duration when done.
-async fn phase<T, F>(name: String, work: F) -> BackendResult<T>
+async fn phase<T, F>(name: &str, work: F) -> BackendResult<T>
 where
     F: std::future::Future<Output = Result<T, String>>,
 {
@@ -79,7 +129,7 @@ where
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
-    bar.set_message(name.clone());
+    bar.set_message(name.to_owned());
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let started = Instant::now();
     let result = work.await;
@@ -98,22 +148,45 @@ impl KindBackend {
         &self.plan
     }
 
-    async fn client(&self, kubeconfig: &str) -> Result<Client, String> {
-        let parsed = kube::config::Kubeconfig::from_yaml(kubeconfig)
-            .map_err(|e| format!("bad kubeconfig from kind: {e}"))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            parsed,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| format!("cannot use kind's kubeconfig: {e}"))?;
-        Client::try_from(config).map_err(|e| format!("cannot make an API client: {e}"))
-    }
-
     fn world(&mut self) -> BackendResult<&mut KubeWorld> {
         self.world
             .as_mut()
             .ok_or_else(|| error("used before setup"))
+    }
+
+    /// Runs one setup step; the model world is the backend's own.
+    async fn setup_step(&mut self, step: &Step, model: &Model) -> BackendResult<Option<Addresses>> {
+        if let Action::CreateCluster { .. } = step.action {
+            // Recorded before creation, so an interrupted create is still deleted.
+            self.created = true;
+        }
+        if let Action::CreateWorld = step.action {
+            let client = self
+                .progress
+                .client
+                .clone()
+                .ok_or_else(|| error("no API client before the model world"))?;
+            let options = WorldOptions {
+                probe_image: PROBE_IMAGE.into(),
+                pull_policy: "Never".into(),
+                via: self.plan.via,
+                protocols: self.plan.protocols.clone(),
+                service_accounts: ServiceAccounts::Await,
+            };
+            let world = self.world.insert(KubeWorld::new(
+                Driver::new(client, self.plan.names.clone()),
+                options,
+            ));
+            let setup = world.setup(model);
+            return phase(&step.title, async {
+                setup.await.map_err(|e| crate::error::chain(&e))
+            })
+            .await
+            .map(Some);
+        }
+        let (plan, progress) = (&self.plan, &mut self.progress);
+        phase(&step.title, cluster::execute(plan, &step.action, progress)).await?;
+        Ok(None)
     }
 }
 
@@ -130,11 +203,7 @@ impl Backend for KindBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            protocols: self.plan.protocols.clone(),
-            ipv6: false,
-            timeouts: Timeouts::CLUSTER,
-        }
+        self.plan.capabilities()
     }
 
     fn cluster(&self) -> ClusterInfo {
@@ -151,79 +220,15 @@ impl Backend for KindBackend {
         let work = self.plan.work_dir.clone();
         std::fs::create_dir_all(&work)
             .map_err(|e| error(format!("cannot create {}: {e}", work.display())))?;
-        let (plan, tools) = (self.plan.clone(), self.tools.clone());
-        let cluster = Cluster {
-            plan: &plan,
-            tools: &tools,
-        };
-        let version = phase("checking kind".into(), cluster.version()).await?;
-        tools::check_kind_version(&version).map_err(error)?;
-        self.reused = phase("looking for an existing cluster".into(), cluster.exists()).await?;
-        if !self.reused {
-            for download in &plan.recipe.downloads {
-                phase(
-                    format!("downloading {}", download.url),
-                    cluster.download(download),
-                )
-                .await?;
+        let mut addresses = None;
+        for step in self.plan.setup_steps(&self.tools, &self.workspace) {
+            if step.when.applies(self.progress.reused)
+                && let Some(found) = self.setup_step(&step, model).await?
+            {
+                addresses = Some(found);
             }
-            // Recorded before creation, so an interrupted create is still deleted.
-            self.created = true;
-            phase(
-                format!(
-                    "creating kind cluster {} ({})",
-                    plan.cluster, plan.recipe.cni
-                ),
-                cluster.create(),
-            )
-            .await?;
         }
-        let kubeconfig = phase("reading the kubeconfig".into(), cluster.kubeconfig()).await?;
-        let client = phase(
-            "connecting to the API server".into(),
-            self.client(&kubeconfig),
-        )
-        .await?;
-        let workspace = self.workspace.clone();
-        phase(
-            "building and loading images".into(),
-            cluster.build_and_load(&workspace),
-        )
-        .await?;
-        if !self.reused {
-            phase(
-                format!("installing {} {}", plan.recipe.cni, plan.recipe.version),
-                cluster.install(&client),
-            )
-            .await?;
-        }
-        for workload in &plan.recipe.ready {
-            let wait = apply::await_workload(&client, workload, Timeouts::CNI_READY);
-            phase(format!("waiting for {workload}"), async {
-                wait.await.map_err(|e| crate::error::chain(&e))
-            })
-            .await?;
-        }
-        let nodes = apply::await_nodes(&client, Timeouts::CNI_READY);
-        phase("waiting for every node".into(), async {
-            nodes.await.map_err(|e| crate::error::chain(&e))
-        })
-        .await?;
-        let options = WorldOptions {
-            probe_image: PROBE_IMAGE.into(),
-            pull_policy: "Never".into(),
-            via: plan.via,
-            protocols: plan.protocols.clone(),
-        };
-        let world = self.world.insert(KubeWorld::new(
-            Driver::new(client, plan.names.clone()),
-            options,
-        ));
-        let setup = world.setup(model);
-        phase("creating the model world".into(), async {
-            setup.await.map_err(|e| crate::error::chain(&e))
-        })
-        .await
+        addresses.ok_or_else(|| error("the plan has no model world step"))
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
@@ -249,35 +254,40 @@ impl Backend for KindBackend {
 
     async fn teardown(&mut self) -> BackendResult<()> {
         let mut problems = Vec::new();
-        if let Some(world) = self.world.as_mut() {
-            report_divergences(&world.divergences);
-            // A deleted cluster takes the world with it; a kept one is cleaned.
-            if !self.plan.delete_after || self.reused {
-                problems.extend(world.teardown().await);
+        let reused = self.progress.reused;
+        for step in self.plan.teardown_steps(&self.tools) {
+            if !step.when.applies(reused) {
+                continue;
+            }
+            match &step.action {
+                Action::CleanNamespaces => {
+                    if let Some(world) = self.world.as_mut() {
+                        problems.extend(world.teardown().await);
+                    }
+                }
+                // Only a cluster this run made is deleted.
+                Action::DeleteCluster(_) if !self.created => {}
+                Action::Keep => {
+                    if self.created || reused {
+                        eprintln!(
+                            "netpol: kept kind cluster {c} (`kind delete cluster --name {c}` removes it)",
+                            c = self.plan.cluster
+                        );
+                    }
+                }
+                action => {
+                    let (plan, progress) = (&self.plan, &mut self.progress);
+                    if let Err(e) =
+                        phase(&step.title, cluster::execute(plan, action, progress)).await
+                    {
+                        problems.push(e.message);
+                    } else if let Action::DeleteCluster(_) = action {
+                        self.created = false;
+                    }
+                }
             }
         }
         self.world = None;
-        if self.created && self.plan.delete_after && !self.reused {
-            let (plan, tools) = (self.plan.clone(), self.tools.clone());
-            let cluster = Cluster {
-                plan: &plan,
-                tools: &tools,
-            };
-            if let Err(e) = phase(
-                format!("deleting kind cluster {}", plan.cluster),
-                cluster.delete(),
-            )
-            .await
-            {
-                problems.push(e.message);
-            }
-            self.created = false;
-        } else if self.created || self.reused {
-            eprintln!(
-                "netpol: kept kind cluster {} (`kind delete cluster --name {}` removes it)",
-                self.plan.cluster, self.plan.cluster
-            );
-        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -286,38 +296,25 @@ impl Backend for KindBackend {
     }
 }
 
-/// With `--probe-via both`: every cell where Service traffic differed from
-/// pod-IP traffic, a class of CNI bug of its own.
-pub fn report_divergences(divergences: &[driver::exec::Divergence]) {
-    if divergences.is_empty() {
-        return;
-    }
-    eprintln!(
-        "netpol: Service and pod-IP results differed in {} cells:",
-        divergences.len()
-    );
-    for d in divergences.iter().take(50) {
-        eprintln!("  {d}");
-    }
-}
-
-/// The plan of `--cni` on kind.
-pub fn plan_for(
-    cni: Cni,
-    cluster_name: Option<String>,
-    keep: bool,
-    via: driver::ProbeVia,
-    run_id: &str,
-) -> KindPlan {
+/// The plan of a kind run.
+pub fn plan_for(options: &KindOptions) -> KindPlan {
     // A named cluster may be someone's: reused as it is, and kept.
-    let keep = keep || cluster_name.is_some();
-    let cluster = cluster_name.unwrap_or_else(|| plan::cluster_name(cni));
+    let keep = options.keep || options.cluster_name.is_some();
+    let cluster = options
+        .cluster_name
+        .clone()
+        .unwrap_or_else(|| plan::cluster_name(options.cni));
     KindPlan::new(
-        cni.recipe(),
+        options.cni.recipe(),
         cluster,
         keep,
-        via,
+        options.via,
         netpol_probe::sctp_supported(),
-        run_id,
+        &options.run_id,
     )
+}
+
+/// The plan as `--dry-run` prints it, with the tools by name.
+pub fn dry_run(plan: &KindPlan, model: &Model, workspace: &Path) -> String {
+    plan.render(model, &Tools::by_name(), workspace)
 }

@@ -2,16 +2,20 @@
 //! the order it does it, with the objects it creates.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::plan::{KindPlan, WORKERS};
+use super::tools::Tools;
 use crate::backend::kube::objects;
 use crate::cni::Install;
 use crate::cni::versions::{KIND, KUBERNETES, NODE_IMAGE, PROBE_IMAGE};
 use crate::model::{Model, Protocol};
+use crate::timeouts::Timeouts;
 
 impl KindPlan {
-    /// The complete plan, as `--dry-run` prints it.
-    pub fn render(&self, model: &Model) -> String {
+    /// The complete plan, as `--dry-run` prints it: `tools` as they will be
+    /// run (by name when they were not looked for), Dockerfiles under `workspace`.
+    pub fn render(&self, model: &Model, tools: &Tools, workspace: &Path) -> String {
         let recipe = &self.recipe;
         let mut out = String::new();
         let _ = writeln!(
@@ -43,6 +47,25 @@ impl KindPlan {
             } else {
                 "no (a control row: isolating cases fail)"
             }
+        );
+        let enforce = recipe.timeouts().enforce.as_secs();
+        if recipe.enforces_policy {
+            let _ = writeln!(
+                out,
+                "enforce deadline: {enforce}s per step (probed every {}ms until the matrix is the expected one)",
+                recipe.timeouts().poll.as_millis()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "enforce deadline: {enforce}s per step, not the cluster's {}s: an isolating step can only fail on a CNI that enforces nothing",
+                Timeouts::CLUSTER.enforce.as_secs()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "tools (looked for on PATH before anything is created): {}",
+            super::tools::needed(recipe).join(", ")
         );
         let protocols: Vec<&str> = self.protocols.iter().map(|p| p.name()).collect();
         let why = if !recipe.sctp {
@@ -90,7 +113,11 @@ impl KindPlan {
         if !recipe.host_checks.is_empty() {
             let _ = writeln!(out, "\nhost checks:");
             for check in &recipe.host_checks {
-                let _ = writeln!(out, "  {} exists, else: {}", check.path, check.fix);
+                let _ = writeln!(
+                    out,
+                    "  {} exists, or module {} is built in or loadable (a warning), else: {}",
+                    check.path, check.module, check.fix
+                );
             }
         }
         let _ = writeln!(out, "\ngotchas:");
@@ -102,10 +129,11 @@ impl KindPlan {
             "\nobjects (server-side apply, field manager netpol, labels {}):",
             self.names.selector()
         );
+        let _ = writeln!(out, "  probe pods meet {}", objects::POD_SECURITY);
         let _ = write!(out, "{}", objects_summary(self, model));
         let _ = writeln!(out, "\nsteps:");
-        for (i, step) in self.steps().iter().enumerate() {
-            let _ = writeln!(out, "  {:>2}. {step}", i + 1);
+        for line in self.numbered_steps(tools, workspace) {
+            let _ = writeln!(out, "  {line}");
         }
         out
     }
@@ -136,7 +164,6 @@ fn describe(install: &Install) -> String {
             ..
         } => format!("helm chart {chart} {version} from {repo} (or the cilium CLI)"),
         Install::Bundled { manifests } => format!("bundled {}", manifests.join(", ")),
-        Install::EachNode { argv, .. } => format!("on every node: {}", argv.join(" ")),
     }
 }
 

@@ -12,8 +12,7 @@ use kube::discovery::{self, Scope};
 
 use super::driver::{DriverError, FIELD_MANAGER};
 use crate::cni::Workload;
-
-const POLL: Duration = Duration::from_secs(2);
+use crate::timeouts::Timeouts;
 
 fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DriverError {
     let action = action.into();
@@ -144,7 +143,7 @@ where
                     detail: format!(" ({detail})"),
                 });
             }
-            Some(_) => tokio::time::sleep(POLL).await,
+            Some(_) => tokio::time::sleep(Timeouts::API_POLL).await,
         }
     }
 }
@@ -187,8 +186,13 @@ pub async fn await_workload(
                 let Some(ds) = daemonsets.get_opt(name).await.map_err(api_err(workload))? else {
                     return Ok(Some("not created".into()));
                 };
+                let generation = ds.metadata.generation.unwrap_or(0);
                 let status = ds.status.unwrap_or_default();
-                let ok = status.desired_number_scheduled > 0
+                // Counts describe the spec the controller last saw: after a
+                // change (a restart) they are only meaningful once it saw this one.
+                let observed = status.observed_generation.unwrap_or(0) >= generation;
+                let ok = observed
+                    && status.desired_number_scheduled > 0
                     && status.number_ready == status.desired_number_scheduled
                     && status.updated_number_scheduled.unwrap_or(0)
                         == status.desired_number_scheduled;
@@ -209,12 +213,14 @@ pub async fn await_workload(
                 else {
                     return Ok(Some("not created".into()));
                 };
+                let generation = deployment.metadata.generation.unwrap_or(0);
                 let wanted = deployment.spec.and_then(|s| s.replicas).unwrap_or(1);
-                let available = deployment
-                    .status
-                    .and_then(|s| s.available_replicas)
-                    .unwrap_or(0);
-                Ok((available < wanted).then(|| format!("{available}/{wanted} available")))
+                let status = deployment.status.unwrap_or_default();
+                let observed = status.observed_generation.unwrap_or(0) >= generation;
+                let available = status.available_replicas.unwrap_or(0);
+                let updated = status.updated_replicas.unwrap_or(0);
+                Ok((!observed || available < wanted || updated < wanted)
+                    .then(|| format!("{available}/{wanted} available, {updated} up to date")))
             })
             .await
         }
@@ -264,6 +270,6 @@ pub async fn await_nodes(client: &Client, within: Duration) -> Result<Vec<String
                 detail: format!(" ({detail})"),
             });
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(Timeouts::API_POLL).await;
     }
 }

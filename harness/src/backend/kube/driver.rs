@@ -5,19 +5,18 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodStatus, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 
-use super::objects::{MANAGED_BY, Names, RUN_LABEL};
+use super::objects::Names;
 use crate::model::{Labels, PodId};
+use crate::timeouts::Timeouts;
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "netpol";
-/// How often readiness is looked at.
-const POLL: Duration = Duration::from_millis(500);
 
 /// Why the driver could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -38,11 +37,17 @@ pub enum DriverError {
         "namespace `{0}` exists and was not created by netpol: refusing to touch it (delete it, or use another cluster)"
     )]
     Foreign(String),
+    #[error("{what} still exists after {}s{detail}", within.as_secs())]
+    Lingering {
+        what: String,
+        within: Duration,
+        detail: String,
+    },
     #[error("{0}")]
     Missing(String),
 }
 
-fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DriverError {
+pub(super) fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DriverError {
     let action = action.into();
     move |source| DriverError::Api { action, source }
 }
@@ -66,30 +71,8 @@ impl Driver {
         Driver { client, names }
     }
 
-    fn apply_params() -> PatchParams {
+    pub(super) fn apply_params() -> PatchParams {
         PatchParams::apply(FIELD_MANAGER).force()
-    }
-
-    /// Creates (or re-applies) one namespace of the world; a namespace of
-    /// that name that netpol did not create is refused, one a killed netpol
-    /// run left is adopted (its old content goes with `cleanup`).
-    pub async fn apply_namespace(&self, namespace: &Namespace) -> Result<(), DriverError> {
-        let name = namespace.metadata.name.clone().unwrap_or_default();
-        let all: Api<Namespace> = Api::all(self.client.clone());
-        if let Some(existing) = all
-            .get_opt(&name)
-            .await
-            .map_err(api(format!("cannot read namespace `{name}`")))?
-        {
-            let labels = existing.metadata.labels.unwrap_or_default();
-            if labels.get(MANAGED_BY.0).map(String::as_str) != Some(MANAGED_BY.1) {
-                return Err(DriverError::Foreign(name));
-            }
-        }
-        all.patch(&name, &Self::apply_params(), &Patch::Apply(namespace))
-            .await
-            .map_err(api(format!("cannot create namespace `{name}`")))?;
-        Ok(())
     }
 
     pub async fn apply_pod(&self, pod: &Pod) -> Result<(), DriverError> {
@@ -98,6 +81,41 @@ impl Driver {
         pods.patch(&name, &Self::apply_params(), &Patch::Apply(pod))
             .await
             .map_err(api(format!("cannot create pod `{namespace}/{name}`")))?;
+        Ok(())
+    }
+
+    /// A Node object, for an API server whose nodes the harness provides
+    /// itself (no kubelet registers them): addresses and podCIDR as given.
+    pub async fn apply_node(&self, node: &Node) -> Result<(), DriverError> {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        nodes
+            .patch(&name, &Self::apply_params(), &Patch::Apply(node))
+            .await
+            .map_err(api(format!("cannot apply node `{name}`")))?;
+        Ok(())
+    }
+
+    /// Sets a pod's status (phase, IPs, conditions) the way a kubelet
+    /// reports it, through the status subresource; for an API server with no
+    /// kubelet behind it. `await_pods` then reads it like any other.
+    pub async fn patch_pod_status(
+        &self,
+        pod: &PodId,
+        status: &PodStatus,
+    ) -> Result<(), DriverError> {
+        let namespace = self.names.namespace(&pod.namespace);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+        pods.patch_status(
+            &pod.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .map_err(api(format!(
+            "cannot set the status of pod `{namespace}/{}`",
+            pod.name
+        )))?;
         Ok(())
     }
 
@@ -129,7 +147,7 @@ impl Driver {
                         detail,
                     });
                 }
-                Some(_) => tokio::time::sleep(POLL).await,
+                Some(_) => tokio::time::sleep(Timeouts::API_POLL).await,
             }
         }
     }
@@ -252,41 +270,6 @@ impl Driver {
         .await
         .map_err(api(format!("cannot label namespace `{namespace}`")))?;
         Ok(())
-    }
-
-    /// Deletes every namespace of this run (and so everything in them),
-    /// found by label, so an interrupted setup is undone as well. Returns
-    /// what could not be deleted.
-    pub async fn cleanup(&self) -> Vec<String> {
-        let all: Api<Namespace> = Api::all(self.client.clone());
-        let listed = match all
-            .list(&ListParams::default().labels(&self.names.selector()))
-            .await
-        {
-            Ok(listed) => listed,
-            Err(e) => {
-                return vec![format!(
-                    "cannot list this run's namespaces: {}",
-                    crate::error::chain(&e)
-                )];
-            }
-        };
-        let mut problems = Vec::new();
-        for namespace in listed.items {
-            let name = namespace.metadata.name.unwrap_or_default();
-            // Belt and braces: only ever delete what carries this run's label.
-            let labels = namespace.metadata.labels.unwrap_or_default();
-            if labels.get(RUN_LABEL) != Some(&self.names.run_id) {
-                continue;
-            }
-            if let Err(e) = all.delete(&name, &DeleteParams::background()).await {
-                problems.push(format!(
-                    "cannot delete namespace `{name}`: {}",
-                    crate::error::chain(&e)
-                ));
-            }
-        }
-        problems
     }
 }
 

@@ -1,5 +1,12 @@
-//! Probing a matrix on a cluster: one exec of the agent per source pod, its
-//! targets as JSON on stdin, one JSON line per target back (probe-image/README.md).
+//! Probing a matrix on a cluster: execs of the agent in each source pod,
+//! its targets as `--target TO=HOST:PROTO/PORT` arguments, one JSON line per
+//! target back (probe-image/README.md).
+//!
+//! Arguments, not stdin: with `v4.channel.k8s.io` (servers before 1.30 with
+//! the translation off, some proxies) there is no stdin close signal, so
+//! kube-rs closes the whole WebSocket when stdin ends (kube-client 5.0.0,
+//! src/api/remote_command.rs:381-395) and every result would be lost. An
+//! exec without stdin works the same on v4 and v5.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -8,21 +15,33 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::AttachParams;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use netpol_probe::Target;
+use tokio::io::AsyncReadExt;
 
 use super::objects::{AGENT, CONTAINER};
 use crate::model::{PodId, Probe};
-use crate::probe::{Matrix, Observed, ObservedTable, parse_agent_line};
+use crate::probe::{Matrix, Observed, ObservedTable, agent_target, parse_agent_line};
 
-/// Which address a probe dials.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Which address a probe dials (`--probe-via`, cli/cluster.rs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProbeVia {
     /// The destination pod's IP.
+    #[default]
     Pod,
     /// The destination pod's Service ClusterIP.
     Service,
-    /// Both; a cell where they differ takes the Service result and is listed.
+    /// Both, each kept as its own matrix (`Paths`).
     Both,
+}
+
+impl ProbeVia {
+    pub fn pod(self) -> bool {
+        self != ProbeVia::Service
+    }
+
+    pub fn service(self) -> bool {
+        self != ProbeVia::Pod
+    }
 }
 
 /// Where each pod can be reached.
@@ -35,25 +54,32 @@ pub struct Endpoints {
 /// The suffix that tells a Service target from a pod target in `to`.
 const VIA_SERVICE: &str = " via service";
 
+/// The most argument bytes one exec carries. The command travels in the
+/// exec URL's query (`command=` per argument), and proxies in front of API
+/// servers commonly refuse request lines over 8 KiB (nginx's default
+/// `large_client_header_buffers 4 8k`); more targets take more execs, all
+/// at once, so a matrix still takes about one probe timeout.
+pub const EXEC_ARGUMENT_BYTES: usize = 4096;
+
 /// The targets one agent probes: every pod, on every probe, by each path.
 pub fn targets(
     pods: &[PodId],
     endpoints: &Endpoints,
     probes: &[Probe],
     via: ProbeVia,
-) -> Vec<netpol_probe::Target> {
+) -> Vec<Target> {
     let mut out = Vec::new();
     for pod in pods {
         for probe in probes {
             let mut add = |host: Option<&IpAddr>, to: String| {
                 if let Some(host) = host {
-                    out.push(crate::probe::agent_target(to, *host, *probe));
+                    out.push(agent_target(to, *host, *probe));
                 }
             };
-            if via != ProbeVia::Service {
+            if via.pod() {
                 add(endpoints.pod_ips.get(pod), pod.to_string());
             }
-            if via != ProbeVia::Pod {
+            if via.service() {
                 add(
                     endpoints.service_ips.get(pod),
                     format!("{pod}{VIA_SERVICE}"),
@@ -64,7 +90,46 @@ pub fn targets(
     out
 }
 
-/// One Service result that disagreed with the pod-IP result of the same cell.
+/// A target in the agent's `--target` syntax, which `Target::from_str`
+/// reads back (tested): `x/b=10.244.1.3:tcp/80`, `x/b=[fd00::3]:udp/81`.
+pub fn target_arg(target: &Target) -> String {
+    let host = match target.host {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    format!("{}={host}:{}/{}", target.to, target.protocol, target.port)
+}
+
+/// The agent's arguments, split so that no exec carries more than `limit`
+/// bytes of targets: `probe --timeout-ms MS --target … --target …`.
+pub fn argument_batches(targets: &[Target], timeout_ms: u128, limit: usize) -> Vec<Vec<String>> {
+    let head = || {
+        vec![
+            "probe".to_owned(),
+            "--timeout-ms".to_owned(),
+            timeout_ms.to_string(),
+        ]
+    };
+    let mut batches = Vec::new();
+    let mut batch = head();
+    let mut bytes = 0;
+    for target in targets {
+        let arg = target_arg(target);
+        if bytes > 0 && bytes + arg.len() > limit {
+            batches.push(std::mem::replace(&mut batch, head()));
+            bytes = 0;
+        }
+        bytes += arg.len() + "--target".len();
+        batch.push("--target".to_owned());
+        batch.push(arg);
+    }
+    if bytes > 0 {
+        batches.push(batch);
+    }
+    batches
+}
+
+/// One cell where the pod-IP and Service paths disagreed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Divergence {
     pub from: PodId,
@@ -88,87 +153,132 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// Builds the matrix from each source's output (or why it has none). With
-/// both paths, a cell takes the Service result where the two differ: a
-/// correct pod path then fails the cell whichever way the Service path is
-/// wrong, and every difference is returned to be reported.
-pub fn matrix(
+/// What one probing round saw, path by path: the pod-IP matrix and the
+/// Service matrix, whichever were probed. Kept apart so the verdict can
+/// judge each path against the expectation (issue 11 item 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub pod: Option<Matrix>,
+    pub service: Option<Matrix>,
+}
+
+impl Paths {
+    /// Every cell (but a pod to itself) where both paths were probed and
+    /// reached a different verdict.
+    pub fn divergences(&self) -> Vec<Divergence> {
+        let (Some(by_pod), Some(by_service)) = (&self.pod, &self.service) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (probe, table) in by_pod {
+            let Some(service) = by_service.get(probe) else {
+                continue;
+            };
+            let pods = table.pods();
+            for from in 0..pods.len() {
+                for to in (0..pods.len()).filter(|&to| to != from) {
+                    let (p, s) = (table.get(from, to), service.get(from, to));
+                    if p.reach() != s.reach() {
+                        out.push(Divergence {
+                            from: pods[from].clone(),
+                            to: pods[to].clone(),
+                            probe: *probe,
+                            pod: p.clone(),
+                            service: s.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One matrix, for a runner that judges one: where both paths were
+    /// probed and disagree, the cell is an error naming both results, so it
+    /// fails whichever the expectation (one of the two paths contradicts
+    /// it) and is shown as what it is, never as the Service result alone.
+    pub fn merged(self) -> Matrix {
+        let divergences = self.divergences();
+        let Some(mut matrix) = self.pod.or(self.service) else {
+            return Matrix::new();
+        };
+        for d in divergences {
+            if let Some(table) = matrix.get_mut(&d.probe) {
+                let pods = table.pods().to_vec();
+                let (Some(from), Some(to)) = (
+                    pods.iter().position(|p| *p == d.from),
+                    pods.iter().position(|p| *p == d.to),
+                ) else {
+                    continue;
+                };
+                table.set(
+                    from,
+                    to,
+                    Observed::Error(format!(
+                        "paths differ: pod IP {}, Service {}",
+                        d.pod.detail(),
+                        d.service.detail()
+                    )),
+                );
+            }
+        }
+        matrix
+    }
+}
+
+/// Builds each path's matrix from each source's outputs (or why it has none).
+pub fn paths(
     pods: &[PodId],
     probes: &[Probe],
     via: ProbeVia,
     outputs: &[(usize, Result<String, String>)],
-) -> (Matrix, Vec<Divergence>) {
+) -> Paths {
     let blank = || ObservedTable::filled(pods.to_vec(), Observed::Error("not probed".into()));
     let mut by_pod: Matrix = probes.iter().map(|p| (*p, blank())).collect();
     let mut by_service: Matrix = probes.iter().map(|p| (*p, blank())).collect();
+    // Results first, then failures: a source's failed batch leaves its
+    // cells `not probed`, and only those are marked with why.
     for (from, output) in outputs {
-        match output {
-            Ok(stdout) => {
-                for line in stdout.lines().filter_map(parse_agent_line) {
-                    let (name, table) = match line.to.strip_suffix(VIA_SERVICE) {
-                        Some(name) => (name, &mut by_service),
-                        None => (line.to.as_str(), &mut by_pod),
-                    };
-                    let Some(to) = pods.iter().position(|p| p.to_string() == name) else {
-                        continue;
-                    };
-                    if let Some(table) = table.get_mut(&line.probe) {
-                        table.set(*from, to, line.observed);
-                    }
-                }
+        let Ok(stdout) = output else { continue };
+        for line in stdout.lines().filter_map(parse_agent_line) {
+            let (name, table) = match line.to.strip_suffix(VIA_SERVICE) {
+                Some(name) => (name, &mut by_service),
+                None => (line.to.as_str(), &mut by_pod),
+            };
+            let Some(to) = pods.iter().position(|p| p.to_string() == name) else {
+                continue;
+            };
+            if let Some(table) = table.get_mut(&line.probe) {
+                table.set(*from, to, line.observed);
             }
-            Err(reason) => {
-                for table in by_pod.values_mut().chain(by_service.values_mut()) {
-                    for to in 0..pods.len() {
-                        table.set(
-                            *from,
-                            to,
-                            Observed::Error(format!("probe agent failed: {reason}")),
-                        );
-                    }
+        }
+    }
+    for (from, output) in outputs {
+        let Err(reason) = output else { continue };
+        for table in by_pod.values_mut().chain(by_service.values_mut()) {
+            for to in 0..pods.len() {
+                if matches!(table.get(*from, to), Observed::Error(e) if e == "not probed") {
+                    table.set(
+                        *from,
+                        to,
+                        Observed::Error(format!("probe agent failed: {reason}")),
+                    );
                 }
             }
         }
     }
-    match via {
-        ProbeVia::Pod => (by_pod, Vec::new()),
-        ProbeVia::Service => (by_service, Vec::new()),
-        ProbeVia::Both => {
-            let mut divergences = Vec::new();
-            for (probe, table) in &mut by_pod {
-                let service = &by_service[probe];
-                for from in 0..pods.len() {
-                    for to in (0..pods.len()).filter(|&to| to != from) {
-                        let (p, s) = (table.get(from, to).clone(), service.get(from, to).clone());
-                        if p.reach() != s.reach() {
-                            divergences.push(Divergence {
-                                from: pods[from].clone(),
-                                to: pods[to].clone(),
-                                probe: *probe,
-                                pod: p.clone(),
-                                service: s.clone(),
-                            });
-                            // A failed probe on the pod path stays what the cell
-                            // shows: an error is never replaced by a block.
-                            if p.failure().is_none() {
-                                table.set(from, to, s);
-                            }
-                        }
-                    }
-                }
-            }
-            (by_pod, divergences)
-        }
+    Paths {
+        pod: via.pod().then_some(by_pod),
+        service: via.service().then_some(by_service),
     }
 }
 
-/// Runs the agent in `namespace/pod` with `stdin`, returning its stdout, or
-/// why not (the exec failed, or the agent exited non-zero).
+/// Runs the agent in `pod` with `args`, returning its stdout, or why not
+/// (the exec failed, or the agent exited non-zero). No stdin is attached.
 pub async fn exec_agent(
     pods: &Api<Pod>,
     pod: &str,
     args: &[String],
-    stdin: &[u8],
     limit: Duration,
 ) -> Result<String, String> {
     let command: Vec<String> = std::iter::once(AGENT.to_owned())
@@ -176,7 +286,7 @@ pub async fn exec_agent(
         .collect();
     let params = AttachParams::default()
         .container(CONTAINER)
-        .stdin(true)
+        .stdin(false)
         .stdout(true)
         .stderr(true);
     let run = async {
@@ -184,21 +294,9 @@ pub async fn exec_agent(
             .exec(pod, command, &params)
             .await
             .map_err(|e| format!("exec failed: {}", crate::error::chain(&e)))?;
-        let mut input = process.stdin().ok_or("exec has no stdin")?;
         let mut output = process.stdout().ok_or("exec has no stdout")?;
         let mut errors = process.stderr().ok_or("exec has no stderr")?;
         let status = process.take_status().ok_or("exec has no status")?;
-        input
-            .write_all(stdin)
-            .await
-            .map_err(|e| format!("cannot write the targets: {e}"))?;
-        // Shutting the writer down (dropping one half is not enough) sends the
-        // stdin close frame of v5.channel.k8s.io: the agent reads to EOF, then probes.
-        input
-            .shutdown()
-            .await
-            .map_err(|e| format!("cannot close stdin: {e}"))?;
-        drop(input);
         let (mut stdout, mut stderr) = (String::new(), String::new());
         let (read_out, read_err) = tokio::join!(
             output.read_to_string(&mut stdout),

@@ -4,16 +4,16 @@
 //! per matrix (kube-rs `ws`); cleanup by label.
 
 pub mod apply;
-pub mod args;
 pub mod driver;
 pub mod exec;
+mod namespaces;
 pub mod objects;
 pub mod world;
 
 pub use driver::{Driver, DriverError};
-pub use exec::ProbeVia;
+pub use exec::{Divergence, Paths, ProbeVia};
 pub use objects::Names;
-pub use world::{KubeWorld, WorldOptions};
+pub use world::{KubeWorld, ServiceAccounts, WorldOptions};
 
 use super::BackendError;
 

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort as KubeContainerPort, Namespace, Pod, PodSecurityContext, PodSpec,
-    Service, ServicePort, ServiceSpec, Sysctl, TopologySpreadConstraint,
+    Capabilities, Container, ContainerPort as KubeContainerPort, Namespace, Pod,
+    PodSecurityContext, PodSpec, SeccompProfile, SecurityContext, Service, ServicePort,
+    ServiceSpec, Sysctl, TopologySpreadConstraint,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -24,6 +25,10 @@ pub const PROBE_LABEL: &str = "netpol/probe";
 pub const CONTAINER: &str = "probe";
 /// Where the agent lives in the probe image (probe-image/Dockerfile).
 pub const AGENT: &str = "/netpol-probe";
+/// What the probe pods meet, for the plans.
+pub const POD_SECURITY: &str = "Pod Security \"restricted\": non-root uid 65532, no privilege escalation, every capability dropped, RuntimeDefault seccomp, read-only root; the one sysctl, net.ipv4.ip_unprivileged_port_start=0 (to bind 80 and 81), is in the safe set allowed from baseline up";
+/// The probe image's user (probe-image/Dockerfile `USER 65532:65532`).
+pub const PROBE_USER: i64 = 65532;
 
 /// Maps the model's namespaces (`x`) to the cluster's. On a kind cluster the
 /// harness owns, they are the same; on someone else's cluster every name
@@ -125,11 +130,33 @@ impl Names {
                     image_pull_policy: Some(pull.to_owned()),
                     args: Some(vec!["serve".into(), "--ports".into(), served.join(",")]),
                     ports: Some(ports),
+                    // Pod Security "restricted" (every check of
+                    // k8s.io/pod-security-admission/policy at level restricted):
+                    // no privilege escalation, every capability dropped.
+                    security_context: Some(SecurityContext {
+                        allow_privilege_escalation: Some(false),
+                        capabilities: Some(Capabilities {
+                            drop: Some(vec!["ALL".into()]),
+                            ..Capabilities::default()
+                        }),
+                        read_only_root_filesystem: Some(true),
+                        ..SecurityContext::default()
+                    }),
                     ..Container::default()
                 }],
-                // The agent runs as uid 65532 and binds 80 and 81: a safe,
-                // namespaced sysctl lets it, whatever the runtime's default.
                 security_context: Some(PodSecurityContext {
+                    // Restricted: a non-root user, the runtime's default seccomp profile.
+                    run_as_non_root: Some(true),
+                    run_as_user: Some(PROBE_USER),
+                    run_as_group: Some(PROBE_USER),
+                    seccomp_profile: Some(SeccompProfile {
+                        type_: "RuntimeDefault".into(),
+                        ..SeccompProfile::default()
+                    }),
+                    // The agent binds 80 and 81 as that user: this namespaced
+                    // sysctl lets it whatever the runtime's default, and is in
+                    // the safe set Pod Security allows from baseline up
+                    // (policy/check_sysctls.go).
                     sysctls: Some(vec![Sysctl {
                         name: "net.ipv4.ip_unprivileged_port_start".into(),
                         value: "0".into(),
@@ -194,8 +221,9 @@ impl Names {
     }
 
     /// A case's policy in the cluster's namespaces: its own namespace and
-    /// every `kubernetes.io/metadata.name` value it selects are mapped, and
-    /// it carries the run labels so cleanup finds it.
+    /// every `kubernetes.io/metadata.name` value it selects are mapped, it
+    /// carries the run labels so cleanup finds it, and its `policyTypes`
+    /// are explicit (`policy_types`).
     pub fn policy_object(&self, policy: &NetworkPolicy) -> NetworkPolicy {
         let mut policy = policy.clone();
         let namespace = policy
@@ -212,6 +240,9 @@ impl Names {
             annotations: policy.metadata.annotations.take(),
             ..ObjectMeta::default()
         };
+        if let Some(spec) = policy.spec.as_mut() {
+            spec.policy_types = Some(policy_types(spec));
+        }
         if self.prefix.is_empty() {
             return policy;
         }
@@ -250,6 +281,26 @@ impl Names {
                     *value = self.namespace(value);
                 }
             }
+        }
+    }
+}
+
+/// `policyTypes` as written, or the API server's default when it is absent
+/// or empty: Ingress always, Egress when `egress` has a rule
+/// (kubernetes pkg/apis/networking/v1/defaults.go, SetDefaults_NetworkPolicy).
+/// Sent explicitly because server-side apply keeps a defaulted field that no
+/// manager owns: re-applying a policy that omits it would leave the old
+/// default in force, and egress rules added since would be ignored.
+/// The API's defaulting rule, restated here, not the oracle's decision code.
+pub fn policy_types(spec: &k8s_openapi::api::networking::v1::NetworkPolicySpec) -> Vec<String> {
+    match &spec.policy_types {
+        Some(types) if !types.is_empty() => types.clone(),
+        _ => {
+            let mut types = vec!["Ingress".to_owned()];
+            if spec.egress.as_ref().is_some_and(|rules| !rules.is_empty()) {
+                types.push("Egress".to_owned());
+            }
+            types
         }
     }
 }

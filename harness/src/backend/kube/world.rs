@@ -6,7 +6,7 @@ use kube::Api;
 use tokio::task::JoinSet;
 
 use super::driver::{Driver, DriverError};
-use super::exec::{self, Divergence, Endpoints, ProbeVia};
+use super::exec::{self, Endpoints, Paths, ProbeVia};
 use super::objects;
 use crate::model::{Addresses, Change, LabelTarget, Model, PodIps, Probe, Protocol, World};
 use crate::probe::Matrix;
@@ -21,6 +21,18 @@ pub struct WorldOptions {
     pub via: ProbeVia,
     /// The protocols Services carry (SCTP only where the cluster can).
     pub protocols: Vec<Protocol>,
+    pub service_accounts: ServiceAccounts,
+}
+
+/// Who makes each new namespace's `default` ServiceAccount, without which
+/// no pod is admitted there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServiceAccounts {
+    /// The cluster's controller manager: wait for it (kind, kubeconfig).
+    #[default]
+    Await,
+    /// Nobody: the API server runs alone, so the harness creates it.
+    Create,
 }
 
 pub struct KubeWorld {
@@ -29,8 +41,6 @@ pub struct KubeWorld {
     initial: Option<World>,
     world: Option<World>,
     endpoints: Endpoints,
-    /// Every Service/pod-IP difference seen with `--probe-via both`.
-    pub divergences: Vec<Divergence>,
     pub nodes: Vec<String>,
 }
 
@@ -46,13 +56,21 @@ impl KubeWorld {
             initial: None,
             world: None,
             endpoints: Endpoints::default(),
-            divergences: Vec::new(),
             nodes: Vec::new(),
         }
     }
 
     /// Namespaces, then pods, then Services; then waits for every pod.
     pub async fn setup(&mut self, model: &Model) -> Result<Addresses, DriverError> {
+        self.create(model).await?;
+        self.await_ready(model, Timeouts::POD_READY).await
+    }
+
+    /// Creates the world's objects without waiting for any pod: namespaces
+    /// (each with its `default` ServiceAccount), pods, Services. A caller
+    /// that plays the kubelet (a control plane without nodes) makes the pods
+    /// Ready itself, then calls `await_ready`.
+    pub async fn create(&mut self, model: &Model) -> Result<(), DriverError> {
         let (namespaces, pods, services) = objects::world_objects(
             &self.driver.names,
             model,
@@ -62,6 +80,15 @@ impl KubeWorld {
         );
         for namespace in &namespaces {
             self.driver.apply_namespace(namespace).await?;
+            let name = namespace.metadata.name.as_deref().unwrap_or_default();
+            match self.options.service_accounts {
+                ServiceAccounts::Await => {
+                    self.driver
+                        .await_service_account(name, Timeouts::SERVICE_ACCOUNT)
+                        .await?
+                }
+                ServiceAccounts::Create => self.driver.apply_service_account(name).await?,
+            }
         }
         for pod in &pods {
             self.driver.apply_pod(pod).await?;
@@ -69,10 +96,17 @@ impl KubeWorld {
         for service in &services {
             self.driver.apply_service(service).await?;
         }
-        let placement = self
-            .driver
-            .await_pods(&model.pod_ids(), Timeouts::POD_READY)
-            .await?;
+        Ok(())
+    }
+
+    /// Waits until every pod of the model is Ready and takes the world's
+    /// addresses (pod IPs, Service ClusterIPs, nodes) from the cluster.
+    pub async fn await_ready(
+        &mut self,
+        model: &Model,
+        within: std::time::Duration,
+    ) -> Result<Addresses, DriverError> {
+        let placement = self.driver.await_pods(&model.pod_ids(), within).await?;
         let mut addresses = Addresses::default();
         self.endpoints = Endpoints::default();
         for (id, (ip, node)) in &placement.pods {
@@ -164,14 +198,23 @@ impl KubeWorld {
         Ok(())
     }
 
-    /// One exec per source pod, all at once.
+    /// One matrix: `probe_paths`, merged (a cell where the paths disagree
+    /// is an error naming both).
     pub async fn probe(&mut self, probes: &[Probe]) -> Result<Matrix, DriverError> {
+        Ok(self.probe_paths(probes).await?.merged())
+    }
+
+    /// Every path's matrix: execs of the agent in every source pod, all at
+    /// once (more than one per pod when the targets do not fit one exec).
+    pub async fn probe_paths(&mut self, probes: &[Probe]) -> Result<Paths, DriverError> {
         let world = self.world.as_ref().ok_or_else(|| missing("probe"))?;
         let pods = world.model.pod_ids();
         let targets = exec::targets(&pods, &self.endpoints, probes, self.options.via);
-        let input = serde_json::to_vec(&targets).unwrap_or_default();
-        let probe_ms = Timeouts::CLUSTER.probe.as_millis().to_string();
-        let args = vec!["probe".to_owned(), "--timeout-ms".to_owned(), probe_ms];
+        let batches = exec::argument_batches(
+            &targets,
+            Timeouts::CLUSTER.probe.as_millis(),
+            exec::EXEC_ARGUMENT_BYTES,
+        );
         let limit = Timeouts::CLUSTER.probe + Timeouts::EXEC_SLACK;
         let mut tasks = JoinSet::new();
         for (from, pod) in pods.iter().enumerate() {
@@ -179,13 +222,12 @@ impl KubeWorld {
                 self.driver.client.clone(),
                 &self.driver.names.namespace(&pod.namespace),
             );
-            let (name, args, input) = (pod.name.clone(), args.clone(), input.clone());
-            tasks.spawn(async move {
-                (
-                    from,
-                    exec::exec_agent(&api, &name, &args, &input, limit).await,
-                )
-            });
+            for args in &batches {
+                let (api, name, args) = (api.clone(), pod.name.clone(), args.clone());
+                tasks.spawn(
+                    async move { (from, exec::exec_agent(&api, &name, &args, limit).await) },
+                );
+            }
         }
         let mut outputs = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -193,9 +235,7 @@ impl KubeWorld {
                 outputs.push(output);
             }
         }
-        let (matrix, divergences) = exec::matrix(&pods, probes, self.options.via, &outputs);
-        self.divergences.extend(divergences);
-        Ok(matrix)
+        Ok(exec::paths(&pods, probes, self.options.via, &outputs))
     }
 
     pub async fn teardown(&mut self) -> Vec<String> {
