@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cni;
 pub mod command;
 pub mod differential;
+pub mod engines;
 pub mod error;
 pub mod exit;
 pub mod generate;

@@ -56,4 +56,10 @@ impl Timeouts {
     /// Any other external command of the kind backend: `kind load`,
     /// `kind delete`, `helm install`, `curl`, `docker exec`.
     pub const KIND_COMMAND: Duration = Duration::from_secs(300);
+
+    /// `go build` of one engine: a cold kube-apiserver build compiles ~2,000
+    /// packages, minutes on a loaded 2-core machine (module downloads included).
+    pub const ENGINE_BUILD: Duration = Duration::from_secs(3600);
+    /// An engine binary's `--version` (it prints and exits at once).
+    pub const ENGINE_VERSION: Duration = Duration::from_secs(30);
 }
