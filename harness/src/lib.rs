@@ -11,6 +11,7 @@ pub mod cidr;
 pub mod cli;
 pub mod cni;
 pub mod command;
+pub mod controlplane;
 pub mod differential;
 pub mod engines;
 pub mod error;

@@ -1,0 +1,485 @@
+//! The control-plane tier: etcd and kube-apiserver (built by `netpol engines
+//! build`) started in a control-plane namespace on a netns fabric this test
+//! builds, reached through sockets opened in that namespace.
+//!
+//! Each trial reports `ignored` with the reason when it cannot run here:
+//! without root or iproute2 (a failure when `NETPOL_REQUIRE_NETNS=1`), or
+//! without the built engines (a failure when `NETPOL_REQUIRE_ENGINES=1`, which
+//! CI sets once it builds them). Trials run one at a time: each builds a world.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, PostParams};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use netpol_harness::backend::netns::{plan, topology::Topology};
+use netpol_harness::controlplane::fabric::Attachment;
+use netpol_harness::controlplane::sockets::{NetnsSockets, netns_path};
+use netpol_harness::controlplane::{self, Binaries, ControlPlane, Spec};
+use netpol_harness::model::Model;
+
+/// Set in the environment of this binary re-run as a helper that starts a
+/// control plane, says so, and waits to be killed.
+const HELPER: &str = "NETPOL_CONTROL_PLANE_HELPER";
+
+/// One world at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn netpol_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_netpol"))
+}
+
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// `Ok(binaries)` when the tier can run here, else why not (or a failure
+/// when the switch for that reason is set).
+fn gate() -> Result<Result<Binaries, String>, String> {
+    let required = |var: &str| std::env::var(var).as_deref() == Ok("1");
+    if !root() || which::which("ip").is_err() {
+        let reason = "the control-plane tests need root and iproute2".to_owned();
+        return if required("NETPOL_REQUIRE_NETNS") {
+            Err(format!("NETPOL_REQUIRE_NETNS=1 but {reason}"))
+        } else {
+            Ok(Err(reason))
+        };
+    }
+    match runtime().block_on(Binaries::find()) {
+        Ok(binaries) => Ok(Ok(binaries)),
+        Err(reason) if required("NETPOL_REQUIRE_ENGINES") => {
+            Err(format!("NETPOL_REQUIRE_ENGINES=1 but {reason}"))
+        }
+        Err(reason) => Ok(Err(reason)),
+    }
+}
+
+/// A netns fabric with its nodes and pods (the netns backend's own plan),
+/// its run folder, and nothing running; removed on drop.
+struct World {
+    topology: Topology,
+    run_dir: PathBuf,
+}
+
+impl World {
+    fn build() -> World {
+        let run_id = format!(
+            "{:06x}",
+            (std::process::id() ^ std::time::UNIX_EPOCH.elapsed().unwrap().subsec_nanos())
+                & 0xff_ffff
+        );
+        let topology = Topology::plan(&Model::default(), &run_id);
+        let run_dir = std::env::temp_dir().join(format!("netpol-{run_id}"));
+        std::fs::create_dir_all(&run_dir).expect("run folder");
+        std::fs::write(run_dir.join("owner.pid"), std::process::id().to_string()).expect("owner");
+        let world = World { topology, run_dir };
+        for command in plan::build(&world.topology) {
+            let status = Command::new("ip").args(&command).status().expect("ip");
+            assert!(status.success(), "ip {command:?}");
+        }
+        world
+    }
+
+    fn run_id(&self) -> &str {
+        &self.topology.run_id
+    }
+
+    fn spec(&self, binaries: Binaries) -> Spec {
+        Spec {
+            run_dir: self.run_dir.clone(),
+            attachment: Attachment {
+                netns: format!("netpol-{}-cp", self.run_id()),
+                fabric: self.topology.fabric.clone(),
+                bridge: "br0".into(),
+                address: controlplane::ADDRESS,
+                prefix_len: 24,
+            },
+            binaries,
+        }
+    }
+
+    /// The run's namespaces still listed by `ip netns`.
+    fn namespaces(&self) -> Vec<String> {
+        run_namespaces(self.run_id())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for command in plan::remove(&self.topology) {
+            let _ = Command::new("ip").args(&command).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+fn run_namespaces(run_id: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("netpol-{run_id}-")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The network namespace a process (or this one, `self`) is in.
+fn netns_of(pid: &str) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino())
+}
+
+/// Processes whose command line names `folder`.
+fn processes_naming(folder: &Path) -> Vec<String> {
+    let needle = format!("{}/", folder.display());
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            line.contains(&needle).then(|| format!("{pid}: {line}"))
+        })
+        .collect()
+}
+
+fn check(condition: bool, message: impl Into<String>) -> Result<(), Failed> {
+    if condition {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
+}
+
+fn policy(name: &str, spec: serde_json::Value) -> NetworkPolicy {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": "x"},
+        "spec": spec,
+    }))
+    .expect("a NetworkPolicy")
+}
+
+fn the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace(
+    binaries: Binaries,
+) -> Result<(), Failed> {
+    let world = World::build();
+    let spec = world.spec(binaries);
+    runtime().block_on(async {
+        let plane = ControlPlane::start(&spec)
+            .await
+            .map_err(|e| netpol_harness::error::chain(&e))?;
+        let times = plane.start_times();
+        eprintln!(
+            "control plane ready in {:.1?} (prepare {:.1?}, etcd {:.1?}, kube-apiserver {:.1?})",
+            times.total, times.prepare, times.etcd, times.apiserver
+        );
+        // Both processes live in the control-plane namespace, not in ours.
+        let ours = netns_of("self")?;
+        let theirs = std::fs::metadata(netns_path(plane.netns()))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))?;
+        check(ours != theirs, "the control plane shares our namespace")?;
+        for (name, pid) in plane.pids() {
+            check(
+                netns_of(&pid.to_string())? == theirs,
+                format!("{name} runs outside the control-plane namespace"),
+            )?;
+        }
+        let client = plane.client()?;
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let x: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "x", "labels": {"ns": "x"}}
+        }))?;
+        namespaces.create(&PostParams::default(), &x).await?;
+        let policies: Api<NetworkPolicy> = Api::namespaced(client, "x");
+        let ingress_only = policy(
+            "allow-b",
+            serde_json::json!({
+                "podSelector": {"matchLabels": {"pod": "a"}},
+                "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}]}]
+            }),
+        );
+        let with_egress = policy(
+            "egress-to-b",
+            serde_json::json!({
+                "podSelector": {},
+                "egress": [{"to": [{"podSelector": {"matchLabels": {"pod": "b"}}}]}]
+            }),
+        );
+        for p in [&ingress_only, &with_egress] {
+            policies.create(&PostParams::default(), p).await?;
+        }
+        let types = |p: NetworkPolicy| p.spec.and_then(|s| s.policy_types).unwrap_or_default();
+        let read = types(policies.get("allow-b").await?);
+        check(
+            read == ["Ingress"],
+            format!("allow-b: policyTypes {read:?}"),
+        )?;
+        let read = types(policies.get("egress-to-b").await?);
+        check(
+            read == ["Ingress", "Egress"],
+            format!("egress-to-b: policyTypes {read:?}"),
+        )?;
+        // The server validates: a port name of 16 characters is refused.
+        let invalid = policy(
+            "bad-port",
+            serde_json::json!({
+                "podSelector": {},
+                "ingress": [{"ports": [{"port": "a-very-long-name"}]}]
+            }),
+        );
+        let refused = policies.create(&PostParams::default(), &invalid).await;
+        check(
+            matches!(&refused, Err(kube::Error::Api(s)) if s.code == 422),
+            format!("an invalid port name was not refused with 422: {refused:?}"),
+        )?;
+        Ok::<(), Failed>(())
+    })?;
+    Ok(())
+}
+
+fn a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder(
+    binaries: Binaries,
+) -> Result<(), Failed> {
+    let world = World::build();
+    let spec = world.spec(binaries);
+    runtime().block_on(async {
+        let plane = ControlPlane::start(&spec)
+            .await
+            .map_err(|e| netpol_harness::error::chain(&e))?;
+        let text = std::fs::read_to_string(plane.kubeconfig())?;
+        check(
+            text.contains(&plane.server()),
+            format!("the kubeconfig does not point at {}", plane.server()),
+        )?;
+        let kubeconfig = kube::config::Kubeconfig::read_from(plane.kubeconfig())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let node = &world.topology.nodes[0].netns;
+        let client = controlplane::client(&config, NetnsSockets::enter(node)?)?;
+        let namespaces: Api<Namespace> = Api::all(client);
+        let names: Vec<String> = namespaces
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        check(
+            names.iter().any(|n| n == "default"),
+            format!("namespaces seen from {node}: {names:?}"),
+        )?;
+        Ok::<(), Failed>(())
+    })?;
+    Ok(())
+}
+
+fn stopping_the_control_plane_leaves_no_process_namespace_or_file(
+    binaries: Binaries,
+) -> Result<(), Failed> {
+    let world = World::build();
+    let spec = world.spec(binaries);
+    let rt = runtime();
+    let mut plane = rt
+        .block_on(ControlPlane::start(&spec))
+        .map_err(|e| netpol_harness::error::chain(&e))?;
+    let pids = plane.pids();
+    let folder = plane.folder().to_owned();
+    let netns = plane.netns().to_owned();
+    check(pids.len() == 2, format!("{pids:?}"))?;
+    let problems = plane.stop();
+    check(problems.is_empty(), format!("{problems:?}"))?;
+    for (name, pid) in &pids {
+        check(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            format!("{name} (pid {pid}) is still there"),
+        )?;
+    }
+    check(
+        !folder.exists(),
+        format!("{} is still there", folder.display()),
+    )?;
+    check(
+        !world.namespaces().contains(&netns),
+        format!("{netns} is still there"),
+    )?;
+    check(
+        processes_naming(&world.run_dir).is_empty(),
+        format!("{:?}", processes_naming(&world.run_dir)),
+    )?;
+    check(
+        plane.stop().is_empty(),
+        "a second stop found something to do",
+    )?;
+    Ok(())
+}
+
+fn a_control_plane_that_fails_to_start_removes_what_it_had_started(
+    binaries: Binaries,
+) -> Result<(), Failed> {
+    let world = World::build();
+    // etcd starts; the "API server" exits at once.
+    let broken = Binaries {
+        kube_apiserver: PathBuf::from("/bin/false"),
+        ..binaries
+    };
+    let spec = world.spec(broken);
+    let result = runtime().block_on(ControlPlane::start(&spec));
+    let error = match result {
+        Ok(_) => return Err("a control plane without an API server started".into()),
+        Err(e) => netpol_harness::error::chain(&e),
+    };
+    check(
+        error.contains("kube-apiserver exited"),
+        format!("the error does not say what failed: {error}"),
+    )?;
+    check(
+        !world.run_dir.join("control-plane").exists(),
+        "the control-plane folder is still there",
+    )?;
+    check(
+        !world.namespaces().contains(&spec.attachment.netns),
+        "the control-plane namespace is still there",
+    )?;
+    let left = processes_naming(&world.run_dir);
+    check(left.is_empty(), format!("processes left: {left:?}"))?;
+    Ok(())
+}
+
+fn after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder()
+-> Result<(), Failed> {
+    let exe = std::env::current_exe()?;
+    let mut helper = Command::new(exe)
+        .env(HELPER, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(helper.stdout.take().expect("piped")).read_line(&mut line)?;
+    let Some(run_dir) = line.strip_prefix("ready ").map(|s| PathBuf::from(s.trim())) else {
+        let _ = helper.kill();
+        let _ = helper.wait();
+        return Err(format!("the helper did not start a control plane: {line:?}").into());
+    };
+    let run_id = run_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("netpol-"))
+        .expect("a run folder")
+        .to_owned();
+    check(
+        processes_naming(&run_dir).len() >= 2,
+        "etcd and kube-apiserver are not running",
+    )?;
+    helper.kill()?;
+    helper.wait()?;
+    let output = Command::new(netpol_exe()).arg("cleanup").output()?;
+    check(output.status.success(), format!("{output:?}"))?;
+    check(
+        !run_dir.exists(),
+        format!("{} is still there", run_dir.display()),
+    )?;
+    let left = run_namespaces(&run_id);
+    check(left.is_empty(), format!("namespaces left: {left:?}"))?;
+    let left = processes_naming(&run_dir);
+    check(left.is_empty(), format!("processes left: {left:?}"))?;
+    Ok(())
+}
+
+/// The helper: a world and a control plane, then `ready <run folder>`, then
+/// nothing until it is killed (it never cleans up: that is the point).
+fn helper() -> ExitCode {
+    let binaries = match runtime().block_on(Binaries::find()) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("error {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let world = World::build();
+    let spec = world.spec(binaries);
+    let rt = runtime();
+    match rt.block_on(ControlPlane::start(&spec)) {
+        Ok(plane) => {
+            println!("ready {}", world.run_dir.display());
+            std::mem::forget(plane);
+            std::mem::forget(world);
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+        }
+        Err(e) => {
+            println!("error {}", netpol_harness::error::chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Body = fn(Binaries) -> Result<(), Failed>;
+
+fn main() -> ExitCode {
+    if std::env::var_os(HELPER).is_some() {
+        return helper();
+    }
+    let args = Arguments::from_args();
+    let gate = gate();
+    let trial = |name: &'static str, body: Body| {
+        let gate = gate.clone();
+        Trial::ignorable_test(name, move || {
+            let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+            match gate {
+                Err(failure) => Err(failure.into()),
+                Ok(Err(reason)) => Ok(Completion::ignored_with(reason)),
+                Ok(Ok(binaries)) => body(binaries).map(|()| Completion::Completed),
+            }
+        })
+    };
+    let mut trials = vec![
+        trial(
+            "the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace",
+            the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace,
+        ),
+        trial(
+            "a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder",
+            a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder,
+        ),
+        trial(
+            "stopping_the_control_plane_leaves_no_process_namespace_or_file",
+            stopping_the_control_plane_leaves_no_process_namespace_or_file,
+        ),
+        trial(
+            "a_control_plane_that_fails_to_start_removes_what_it_had_started",
+            a_control_plane_that_fails_to_start_removes_what_it_had_started,
+        ),
+        trial(
+            "after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder",
+            |_| after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder(),
+        ),
+    ];
+    trials.sort_by(|a, b| a.name().cmp(b.name()));
+    libtest_mimic::run(&args, trials).exit_code()
+}
