@@ -4,6 +4,10 @@
 //! → `backend` → `probe` → `verdict` → `report`; `run` drives them, `cli`
 //! parses the command line.
 
+// The one place that enters a namespace (controlplane/sockets.rs) uses
+// rustix's safe setns: the crate needs no unsafe code at all.
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod bench;
 pub mod case;

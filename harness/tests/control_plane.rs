@@ -11,7 +11,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -372,19 +371,7 @@ fn a_control_plane_that_fails_to_start_removes_what_it_had_started(
 
 fn after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder()
 -> Result<(), Failed> {
-    let exe = std::env::current_exe()?;
-    let mut helper = Command::new(exe)
-        .env(HELPER, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(helper.stdout.take().expect("piped")).read_line(&mut line)?;
-    let Some(run_dir) = line.strip_prefix("ready ").map(|s| PathBuf::from(s.trim())) else {
-        let _ = helper.kill();
-        let _ = helper.wait();
-        return Err(format!("the helper did not start a control plane: {line:?}").into());
-    };
+    let (mut helper, run_dir) = start_helper(Command::new(std::env::current_exe()?))?;
     let run_id = run_dir
         .file_name()
         .and_then(|n| n.to_str())
@@ -410,9 +397,10 @@ fn after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_fo
     Ok(())
 }
 
-/// The helper: a world and a control plane, then `ready <run folder>`, then
-/// nothing until it is killed (it never cleans up: that is the point).
+/// The helper: a world and a control plane, then `ready <run folder>`; when
+/// its stdin closes it removes both and exits 0 (unless killed first).
 fn helper() -> ExitCode {
+    use std::io::Read as _;
     let binaries = match runtime().block_on(Binaries::find()) {
         Ok(b) => b,
         Err(e) => {
@@ -424,12 +412,15 @@ fn helper() -> ExitCode {
     let spec = world.spec(binaries);
     let rt = runtime();
     match rt.block_on(ControlPlane::start(&spec)) {
-        Ok(plane) => {
+        Ok(mut plane) => {
             println!("ready {}", world.run_dir.display());
-            std::mem::forget(plane);
-            std::mem::forget(world);
-            loop {
-                std::thread::sleep(Duration::from_secs(60));
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            let problems = plane.stop();
+            if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("cleanup problems: {problems:?}");
+                ExitCode::FAILURE
             }
         }
         Err(e) => {
@@ -439,7 +430,129 @@ fn helper() -> ExitCode {
     }
 }
 
-type Body = fn(Binaries) -> Result<(), Failed>;
+/// Starts the helper with `command` (already naming the program), and
+/// returns it with the run folder of its ready line.
+fn start_helper(mut command: Command) -> Result<(std::process::Child, PathBuf), Failed> {
+    let mut helper = command
+        .env(HELPER, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(helper.stdout.take().expect("piped")).read_line(&mut line)?;
+    match line.strip_prefix("ready ") {
+        Some(dir) => Ok((helper, PathBuf::from(dir.trim()))),
+        None => {
+            let _ = helper.kill();
+            let _ = helper.wait();
+            Err(format!("the helper did not start a control plane: {line:?}").into())
+        }
+    }
+}
+
+/// Hard links (or copies) `from` to `to`, for files an unprivileged user
+/// must reach (`/root` is not searchable by others).
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(drop))
+}
+
+/// The user-namespace mode of `netpol run` (backend/netns/preflight.rs):
+/// an ordinary user, root only over a new user, mount and network namespace,
+/// with a private tmpfs on /run for `ip netns`.
+fn the_control_plane_runs_for_an_unprivileged_user_in_a_user_namespace(
+    binaries: Binaries,
+) -> Result<Completion, Failed> {
+    const NOBODY: &str = "65534";
+    let tools = ["setpriv", "unshare"];
+    if let Some(missing) = tools.iter().find(|t| which::which(t).is_err()) {
+        return Ok(Completion::ignored_with(format!("`{missing}` is missing")));
+    }
+    let allowed = Command::new("setpriv")
+        .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])
+        .args(["unshare", "--user", "--map-root-user", "--net", "true"])
+        .status()?;
+    if !allowed.success() {
+        return Ok(Completion::ignored_with(
+            "this kernel does not let an ordinary user create user namespaces",
+        ));
+    }
+    // The engines and this binary where user 65534 can reach them.
+    let shared = std::env::temp_dir().join(format!("netpol-test-userns-{}", std::process::id()));
+    let engines = shared.join("engines");
+    let exe = shared.join("control_plane");
+    let result = (|| {
+        for (binary, component) in [
+            (&binaries.etcd, &netpol_harness::engines::ETCD),
+            (
+                &binaries.kube_apiserver,
+                &netpol_harness::engines::KUBE_APISERVER,
+            ),
+        ] {
+            link_or_copy(binary, &component.binary(&engines))?;
+        }
+        link_or_copy(&std::env::current_exe()?, &exe)?;
+        Command::new("chmod")
+            .arg("-R")
+            .arg("a+rX")
+            .arg(&shared)
+            .status()?;
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"])
+            .args(["unshare", "--user", "--map-root-user", "--mount", "--net"])
+            .args([
+                "sh",
+                "-c",
+                r#"mount -t tmpfs netpol-run /run && exec "$@""#,
+                "sh",
+            ])
+            .arg(&exe)
+            .env("NETPOL_ENGINES_DIR", &engines)
+            .env("HOME", std::env::temp_dir());
+        let (mut helper, run_dir) = start_helper(command)?;
+        let running = processes_naming(&run_dir);
+        check(running.len() >= 2, format!("not running: {running:?}"))?;
+        // On the host they are user 65534's processes, not root's.
+        for process in &running {
+            let pid = process.split(':').next().unwrap_or_default();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+            let uid = status
+                .lines()
+                .find(|l| l.starts_with("Uid:"))
+                .unwrap_or_default();
+            check(
+                uid.split_whitespace().nth(1) == Some(NOBODY),
+                format!("{process} runs as {uid}"),
+            )?;
+        }
+        drop(helper.stdin.take());
+        let status = helper.wait()?;
+        check(
+            status.success(),
+            format!("the helper's cleanup failed: {status}"),
+        )?;
+        check(
+            !run_dir.exists(),
+            format!("{} is still there", run_dir.display()),
+        )?;
+        let left = processes_naming(&run_dir);
+        check(left.is_empty(), format!("processes left: {left:?}"))?;
+        Ok::<(), Failed>(())
+    })();
+    let _ = std::fs::remove_dir_all(&shared);
+    result.map(|()| Completion::Completed)
+}
+
+type Body = fn(Binaries) -> Result<Completion, Failed>;
+
+/// A trial body that either passes or fails.
+fn done(result: Result<(), Failed>) -> Result<Completion, Failed> {
+    result.map(|()| Completion::Completed)
+}
 
 fn main() -> ExitCode {
     if std::env::var_os(HELPER).is_some() {
@@ -454,30 +567,38 @@ fn main() -> ExitCode {
             match gate {
                 Err(failure) => Err(failure.into()),
                 Ok(Err(reason)) => Ok(Completion::ignored_with(reason)),
-                Ok(Ok(binaries)) => body(binaries).map(|()| Completion::Completed),
+                Ok(Ok(binaries)) => body(binaries),
             }
         })
     };
     let mut trials = vec![
         trial(
             "the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace",
-            the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace,
+            |b| {
+                done(the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace(b))
+            },
         ),
         trial(
             "a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder",
-            a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder,
+            |b| done(a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder(b)),
         ),
         trial(
             "stopping_the_control_plane_leaves_no_process_namespace_or_file",
-            stopping_the_control_plane_leaves_no_process_namespace_or_file,
+            |b| done(stopping_the_control_plane_leaves_no_process_namespace_or_file(b)),
         ),
         trial(
             "a_control_plane_that_fails_to_start_removes_what_it_had_started",
-            a_control_plane_that_fails_to_start_removes_what_it_had_started,
+            |b| done(a_control_plane_that_fails_to_start_removes_what_it_had_started(b)),
         ),
         trial(
             "after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder",
-            |_| after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder(),
+            |_| {
+                done(after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder())
+            },
+        ),
+        trial(
+            "the_control_plane_runs_for_an_unprivileged_user_in_a_user_namespace",
+            the_control_plane_runs_for_an_unprivileged_user_in_a_user_namespace,
         ),
     ];
     trials.sort_by(|a, b| a.name().cmp(b.name()));

@@ -9,8 +9,9 @@
 //! reading and writing happen on the runtime as with any socket. The thread
 //! never runs anything else and ends when the last handle is dropped.
 //!
-//! No `unsafe` is needed: rustix's `move_into_link_name_space` is the safe
-//! `setns` wrapper (the fd is a borrowed, open `/run/netns/NAME`).
+//! No `unsafe` is needed (the crate forbids it): rustix's
+//! `move_into_link_name_space` is the safe `setns` wrapper (the fd is a
+//! borrowed, open `/run/netns/NAME`).
 
 use std::io;
 use std::net::SocketAddr;
