@@ -184,15 +184,22 @@ fn policy(name: &str, spec: serde_json::Value) -> NetworkPolicy {
     .expect("a NetworkPolicy")
 }
 
+/// A world with a running control plane, and the runtime it started on
+/// (bind them in this order: they are dropped plane first, world last).
+fn started(binaries: Binaries) -> Result<(World, tokio::runtime::Runtime, ControlPlane), Failed> {
+    let world = World::build();
+    let rt = runtime();
+    let plane = rt
+        .block_on(ControlPlane::start(&world.spec(binaries)))
+        .map_err(|e| netpol_harness::error::chain(&e))?;
+    Ok((world, rt, plane))
+}
+
 fn the_api_server_defaults_policies_created_through_sockets_of_the_control_plane_namespace(
     binaries: Binaries,
 ) -> Result<(), Failed> {
-    let world = World::build();
-    let spec = world.spec(binaries);
-    runtime().block_on(async {
-        let plane = ControlPlane::start(&spec)
-            .await
-            .map_err(|e| netpol_harness::error::chain(&e))?;
+    let (_world, rt, plane) = started(binaries)?;
+    rt.block_on(async {
         let times = plane.start_times();
         eprintln!(
             "control plane ready in {:.1?} (prepare {:.1?}, etcd {:.1?}, kube-apiserver {:.1?})",
@@ -265,12 +272,8 @@ fn the_api_server_defaults_policies_created_through_sockets_of_the_control_plane
 fn a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder(
     binaries: Binaries,
 ) -> Result<(), Failed> {
-    let world = World::build();
-    let spec = world.spec(binaries);
-    runtime().block_on(async {
-        let plane = ControlPlane::start(&spec)
-            .await
-            .map_err(|e| netpol_harness::error::chain(&e))?;
+    let (world, rt, plane) = started(binaries)?;
+    rt.block_on(async {
         let text = std::fs::read_to_string(plane.kubeconfig())?;
         check(
             text.contains(&plane.server()),
@@ -300,12 +303,7 @@ fn a_node_namespace_reaches_the_api_with_the_kubeconfig_of_the_run_folder(
 fn stopping_the_control_plane_leaves_no_process_namespace_or_file(
     binaries: Binaries,
 ) -> Result<(), Failed> {
-    let world = World::build();
-    let spec = world.spec(binaries);
-    let rt = runtime();
-    let mut plane = rt
-        .block_on(ControlPlane::start(&spec))
-        .map_err(|e| netpol_harness::error::chain(&e))?;
+    let (world, _rt, mut plane) = started(binaries)?;
     let pids = plane.pids();
     let folder = plane.folder().to_owned();
     let netns = plane.netns().to_owned();
@@ -408,11 +406,8 @@ fn helper() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let world = World::build();
-    let spec = world.spec(binaries);
-    let rt = runtime();
-    match rt.block_on(ControlPlane::start(&spec)) {
-        Ok(mut plane) => {
+    match started(binaries) {
+        Ok((world, _rt, mut plane)) => {
             println!("ready {}", world.run_dir.display());
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
             let problems = plane.stop();
@@ -424,7 +419,7 @@ fn helper() -> ExitCode {
             }
         }
         Err(e) => {
-            println!("error {}", netpol_harness::error::chain(&e));
+            println!("error {}", e.message().unwrap_or("no message"));
             ExitCode::FAILURE
         }
     }
