@@ -96,31 +96,32 @@ impl Binaries {
     /// run to get them.
     pub async fn find() -> Result<Binaries, String> {
         let dir = engines::engines_dir()?;
-        let mut found = Vec::new();
         let mut missing = Vec::new();
-        for component in [&engines::ETCD, &engines::KUBE_APISERVER] {
-            match engines::status(component, &dir).await {
-                Status::Built(path) => found.push(path),
-                other => missing.push(format!(
-                    "{} ({} at {})",
-                    component.label(),
-                    other.word(),
-                    other.path().display()
-                )),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(format!(
+        let mut path =
+            async |component: &engines::Component| match engines::status(component, &dir).await {
+                Status::Built(path) => path,
+                other => {
+                    missing.push(format!(
+                        "{} ({} at {})",
+                        component.label(),
+                        other.word(),
+                        other.path().display()
+                    ));
+                    PathBuf::new()
+                }
+            };
+        let binaries = Binaries {
+            etcd: path(&engines::ETCD).await,
+            kube_apiserver: path(&engines::KUBE_APISERVER).await,
+        };
+        if missing.is_empty() {
+            Ok(binaries)
+        } else {
+            Err(format!(
                 "the control plane needs {}: run `netpol engines build`",
                 missing.join(" and ")
-            ));
+            ))
         }
-        let kube_apiserver = found.pop().unwrap_or_default();
-        let etcd = found.pop().unwrap_or_default();
-        Ok(Binaries {
-            etcd,
-            kube_apiserver,
-        })
     }
 }
 

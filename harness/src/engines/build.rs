@@ -106,9 +106,11 @@ async fn build_in(
         let path = module.join(name);
         std::fs::write(&path, text).map_err(io(&path))?;
     }
-    let partial = component
-        .folder(engines)
-        .join(format!("{}.partial", component.name));
+    let partial = component.folder(engines).join(format!(
+        "{}.partial-{}",
+        component.name,
+        std::process::id()
+    ));
     let args = go_build_args(component, go, module, &partial);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     command::run("env", &args, None, Timeouts::ENGINE_BUILD)
