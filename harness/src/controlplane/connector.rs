@@ -81,9 +81,8 @@ impl tower::Service<http::Uri> for NetnsConnector {
 /// A client for `config` (from the run's kubeconfig) that connects through
 /// `sockets`.
 pub fn client(config: &kube::Config, sockets: NetnsSockets) -> Result<kube::Client, kube::Error> {
-    let timeout = config
-        .connect_timeout
-        .unwrap_or(crate::timeouts::Timeouts::API_CONNECT);
+    // The fabric is local: kube's default of 30 s would only delay the error.
+    let timeout = crate::timeouts::Timeouts::API_CONNECT;
     let https =
         config.rustls_https_connector_with_connector(NetnsConnector::new(sockets, timeout))?;
     let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
