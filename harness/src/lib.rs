@@ -4,6 +4,10 @@
 //! → `backend` → `probe` → `verdict` → `report`; `run` drives them, `cli`
 //! parses the command line.
 
+// The one place that enters a namespace (controlplane/sockets.rs) uses
+// rustix's safe setns: the crate needs no unsafe code at all.
+#![forbid(unsafe_code)]
+
 pub mod backend;
 pub mod bench;
 pub mod case;
@@ -11,7 +15,9 @@ pub mod cidr;
 pub mod cli;
 pub mod cni;
 pub mod command;
+pub mod controlplane;
 pub mod differential;
+pub mod engines;
 pub mod error;
 pub mod exit;
 pub mod generate;

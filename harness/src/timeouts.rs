@@ -84,4 +84,22 @@ impl Timeouts {
     /// Any other external command of the kind backend: `kind load`,
     /// `kind delete`, `helm install`, `curl`, `docker exec`.
     pub const KIND_COMMAND: Duration = Duration::from_secs(300);
+
+    /// `go build` of one engine: a cold kube-apiserver build compiles ~2,000
+    /// packages, minutes on a loaded 2-core machine (module downloads included).
+    pub const ENGINE_BUILD: Duration = Duration::from_secs(3600);
+    /// An engine binary's `--version` (it prints and exits at once).
+    pub const ENGINE_VERSION: Duration = Duration::from_secs(30);
+    /// etcd of the control plane answering `/health` with `"health":"true"`
+    /// (it starts in about a second).
+    pub const ETCD_HEALTHY: Duration = Duration::from_secs(30);
+    /// kube-apiserver answering `/readyz` with `ok`: its post-start hooks
+    /// (RBAC bootstrap roles, priority-and-fairness, CRDs) take seconds, more
+    /// on a loaded machine.
+    pub const APISERVER_READY: Duration = Duration::from_secs(120);
+    /// One TCP connect to the control plane over the fabric (it answers in
+    /// milliseconds; a refused connect fails at once).
+    pub const API_CONNECT: Duration = Duration::from_secs(10);
+    /// The pause between two health checks of the control plane.
+    pub const CONTROL_PLANE_POLL: Duration = Duration::from_millis(100);
 }

@@ -93,17 +93,22 @@ fn text_files(dir: &Path, found: &mut Vec<PathBuf>) {
 
 #[test]
 fn one_switch_turns_a_missing_environment_into_a_failure() {
-    let retired = concat!("NETPOL_REQUIRE", "_NETNS");
+    let retired = [
+        concat!("NETPOL_REQUIRE", "_NETNS"),
+        concat!("NETPOL_REQUIRE", "_ENGINES"),
+    ];
     let mut files = Vec::new();
     text_files(&workspace(), &mut files);
     let mentions: Vec<String> = files
         .iter()
-        .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(retired)))
+        .filter(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| retired.iter().any(|r| t.contains(r)))
+        })
         .map(|f| f.display().to_string())
         .collect();
     assert!(
         mentions.is_empty(),
-        "{retired} is retired: the switch is NETPOL_REQUIRE_ENV ({mentions:?})"
+        "{retired:?} are retired: the switch is NETPOL_REQUIRE_ENV ({mentions:?})"
     );
     let ci = std::fs::read_to_string(workspace().join(".ci/run")).expect(".ci/run");
     assert!(

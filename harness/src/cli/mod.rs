@@ -2,6 +2,7 @@
 
 mod bench;
 mod cluster;
+mod engines;
 mod generate;
 mod reports;
 mod run;
@@ -47,6 +48,9 @@ pub enum Command {
     Report(reports::ReportArgs),
     /// Write random valid cases (`expect: oracle`), reproducible from a seed.
     Generate(generate::GenerateArgs),
+    /// Build and list the engines of the control-plane tier (etcd, kube-apiserver).
+    #[command(subcommand)]
+    Engines(engines::EnginesCommand),
     /// Remove the namespaces, processes and folders that killed netns runs left.
     Cleanup {
         /// Also remove runs whose owner is still alive.
@@ -209,6 +213,7 @@ pub fn main() -> ExitCode {
         Command::Bench(command) => bench::bench(command).map_err(RunError::from),
         Command::Compare(args) => reports::compare(args).map_err(RunError::from),
         Command::Report(args) => reports::report(args).map_err(RunError::from),
+        Command::Engines(command) => engines::engines(command).map_err(RunError::from),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
