@@ -141,5 +141,7 @@ require (
 
 // kube-router v2.10.0 requires netlink v1.3.2-0.20260505210927-99e979749d3e, which the
 // module proxy reachable here refuses (403 "This module version is not available").
-// The newest netlink it serves is used instead; see /work/notes/engines-research.md.
+// The newest netlink it serves is used instead. Upstream bumped netlink for policy-based
+// routing (pkg/routes/pbr.go, the router); the firewall controller only lists links and
+// addresses through it (pkg/utils/node.go GetNodeSubnet).
 replace github.com/vishvananda/netlink => github.com/vishvananda/netlink v1.3.2-0.20251022194116-03b8f90390d9
