@@ -68,9 +68,7 @@ fn gate() -> Result<Result<Binaries, String>, String> {
     }
     match runtime().block_on(Binaries::find()) {
         Ok(binaries) => Ok(Ok(binaries)),
-        Err(reason) if required(REQUIRE_ENV) => {
-            Err(format!("{REQUIRE_ENV}=1 but {reason}"))
-        }
+        Err(reason) if required(REQUIRE_ENV) => Err(format!("{REQUIRE_ENV}=1 but {reason}")),
         Err(reason) => Ok(Err(reason)),
     }
 }

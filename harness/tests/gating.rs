@@ -101,9 +101,7 @@ fn one_switch_turns_a_missing_environment_into_a_failure() {
     text_files(&workspace(), &mut files);
     let mentions: Vec<String> = files
         .iter()
-        .filter(|f| {
-            std::fs::read_to_string(f).is_ok_and(|t| retired.iter().any(|r| t.contains(r)))
-        })
+        .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| retired.iter().any(|r| t.contains(r))))
         .map(|f| f.display().to_string())
         .collect();
     assert!(
