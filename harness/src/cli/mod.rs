@@ -48,7 +48,9 @@ pub enum Command {
     Report(reports::ReportArgs),
     /// Write random valid cases (`expect: oracle`), reproducible from a seed.
     Generate(generate::GenerateArgs),
-    /// Build and list the engines of the control-plane tier (etcd, kube-apiserver).
+    /// Build and list the engines of the control-plane tier (etcd, kube-apiserver)
+    /// and the policy engines judged on it (kube-router, calico-felix,
+    /// kube-network-policies).
     #[command(subcommand)]
     Engines(engines::EnginesCommand),
     /// Remove the namespaces, processes and folders that killed netns runs left.
