@@ -143,6 +143,12 @@ pub struct RunArgs {
     /// a minimal case file and printed.
     #[arg(long)]
     pub differential: bool,
+    /// netns: also run etcd and kube-apiserver (`netpol engines build`) on
+    /// the fabric, keep the world as API objects there, change it through the
+    /// API (which judges every policy first), and run the reference enforcer
+    /// in controller mode, watching that API server.
+    #[arg(long)]
+    pub control_plane: bool,
 }
 
 #[derive(Debug, clap::Args)]
