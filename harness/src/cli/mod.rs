@@ -87,8 +87,18 @@ pub enum CniName {
     Flannel,
     /// kind: Antrea.
     Antrea,
-    /// kind: kube-router.
+    /// kind: kube-router. netns: kube-router's policy controller (its
+    /// iptables backend) on every node, watching the run's API server.
     KubeRouter,
+    /// netns: kube-router's nftables backend (`--use-nftables-for-netpol`,
+    /// v2.11+): refused with the reason it cannot be built here.
+    KubeRouterNft,
+    /// netns: Calico's Felix (Kubernetes datastore, iptables-nft) on every
+    /// node, watching the run's API server (on kind: `calico`).
+    CalicoFelix,
+    /// netns: kube-network-policies (kindnet's engine) on every node; needs
+    /// the nftables `queue` expression (on kind: `kindnet`).
+    KubeNetworkPolicies,
     /// kind: kindnet, kind's default (kube-network-policies; kind default).
     Kindnet,
     /// Archived upstream: refused with the reason.

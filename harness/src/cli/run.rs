@@ -70,7 +70,19 @@ pub fn run(args: RunArgs) -> Result<u8, RunError> {
             })?;
             let cni = super::cluster::netns_cni(cni)?;
             let mut backend = NetnsBackend::new(cni, exe);
-            if args.control_plane {
+            // A third-party engine watches an API server: the control plane
+            // starts by itself. What the engine needs of the host is checked
+            // first, before the control plane's binaries are looked for.
+            let engine = match cni {
+                crate::backend::netns::Cni::Engine(engine) => Some(engine),
+                _ => None,
+            };
+            if let Some(engine) = engine {
+                runtime
+                    .block_on(engine.host_check())
+                    .map_err(|e| RunError::Prerequisite(e.into()))?;
+            }
+            if args.control_plane || engine.is_some() {
                 let binaries = runtime
                     .block_on(crate::controlplane::Binaries::find())
                     .map_err(|e| RunError::Prerequisite(e.into()))?;

@@ -182,6 +182,12 @@ impl NetnsBackend {
     /// Starts the enforcers again; they reconcile from the current snapshot.
     pub async fn restart_enforcers(&mut self) -> BackendResult<()> {
         let enforcer_bin = self.dir.bin(crate::multicall::ENFORCER);
+        if let Cni::Engine(engine) = self.cni {
+            let engines = crate::engines::engines_dir().map_err(error)?;
+            self.spawn_engines(engine, &engines)?;
+            self.ready_mut()?.enforcers_down = false;
+            return self.await_engines(engine).await;
+        }
         if self.controllers() {
             self.start_controllers(&enforcer_bin)?;
             self.ready_mut()?.enforcers_down = false;

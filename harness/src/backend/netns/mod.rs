@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cleanup;
 mod enforcers;
+pub mod engines;
 pub mod plan;
 mod preflight;
 
@@ -14,6 +15,7 @@ pub use preflight::is_root;
 pub use world::snapshot;
 mod probing;
 mod process;
+mod third_party;
 pub mod topology;
 mod world;
 
@@ -36,6 +38,8 @@ pub enum Cni {
     Reference,
     /// Nothing: every cell connects; proves the probes see blocking.
     None,
+    /// A third-party engine on every node, watching the run's API server.
+    Engine(engines::Engine),
 }
 
 impl Cni {
@@ -43,6 +47,7 @@ impl Cni {
         match self {
             Cni::Reference => "reference",
             Cni::None => "none",
+            Cni::Engine(engine) => engine.name(),
         }
     }
 }
@@ -307,7 +312,11 @@ impl Backend for NetnsBackend {
     }
 
     fn cni(&self) -> CniInfo {
-        let version = (self.cni == Cni::Reference).then(|| env!("CARGO_PKG_VERSION").to_owned());
+        let version = match self.cni {
+            Cni::Reference => Some(env!("CARGO_PKG_VERSION").to_owned()),
+            Cni::Engine(engine) => Some(engine.version().to_owned()),
+            Cni::None => None,
+        };
         CniInfo {
             name: self.cni.name().into(),
             version,
@@ -322,6 +331,7 @@ impl Backend for NetnsBackend {
         // With nothing enforcing, the first observation is final: waiting cannot change it.
         let timeouts = match self.cni {
             Cni::Reference => Timeouts::NETNS,
+            Cni::Engine(_) => Timeouts::NETNS_ENGINE,
             Cni::None => Timeouts {
                 enforce: std::time::Duration::ZERO,
                 ..Timeouts::NETNS
@@ -349,6 +359,20 @@ impl Backend for NetnsBackend {
         if self.ready.is_some() {
             return Err(error("setup twice: the world already exists"));
         }
+        // What the engine needs of the host is checked before anything exists.
+        if let Cni::Engine(engine) = self.cni {
+            engine.host_check().await.map_err(error)?;
+            if let Some(missing) = engines::missing_tools(engine.tools()) {
+                return Err(error(format!("--cni {}: {missing}", engine.name())));
+            }
+            Self::engine_binary(engine).await?;
+            if self.control_plane.is_none() {
+                return Err(error(format!(
+                    "--cni {} watches an API server: start the backend with its control plane",
+                    engine.name()
+                )));
+            }
+        }
         let tools = preflight::check(self.cni == Cni::Reference).map_err(error)?;
         std::fs::create_dir_all(&self.dir.root)
             .map_err(|e| error(format!("cannot create {}: {e}", self.dir.root.display())))?;
@@ -356,7 +380,11 @@ impl Backend for NetnsBackend {
             .map_err(|e| error(e.to_string()))?;
         let (probe_bin, enforcer_bin) =
             process::link_binaries(&self.netpol_exe, &self.dir.root.join("bin")).map_err(error)?;
-        let topology = Topology::plan(model, &self.run_id);
+        let shape = match self.cni {
+            Cni::Engine(engine) => engine.world(),
+            Cni::Reference | Cni::None => topology::WorldShape::default(),
+        };
+        let topology = Topology::plan_shaped(model, &self.run_id, shape);
         let mut addresses = Addresses::default();
         for pod in &topology.pods {
             addresses.ips.insert(
@@ -384,7 +412,9 @@ impl Backend for NetnsBackend {
         if let Some(binaries) = self.control_plane.clone() {
             self.start_api(model, binaries).await?;
         }
-        if self.controllers() {
+        if let Cni::Engine(engine) = self.cni {
+            self.start_engine(engine).await?;
+        } else if self.controllers() {
             self.start_controllers(&enforcer_bin)?;
             self.await_controllers().await?;
         } else if self.cni == Cni::Reference {
