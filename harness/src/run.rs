@@ -155,6 +155,11 @@ async fn run_step<B: Backend>(
     {
         return failed(Failure::Backend, format!("step {index}: {}", chain(&error)));
     }
+    // Through an API server, from its answer to the last write (see `Backend::written`).
+    let changed = match backend.written() {
+        Some(written) if !changes.is_empty() => written,
+        _ => changed,
+    };
     let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = case
         .probes
         .iter()
@@ -284,6 +289,45 @@ impl<'a, B: Backend> Session<'a, B> {
     /// The pods' addresses, once the world is built.
     pub fn addresses(&self) -> Option<&Addresses> {
         self.addresses.as_ref()
+    }
+
+    /// The backend's API server judges every policy the cases apply, before
+    /// any is judged: the refusals, each naming its case file, step and
+    /// policy with the server's message. Empty when it accepts them all (or
+    /// has no API server). Policies whose templates do not resolve are left
+    /// to the case's own run, which fails on them.
+    pub async fn admit(&mut self, cases: &[Case]) -> Result<Vec<String>, BackendError> {
+        let Some(addresses) = self.addresses.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut policies = Vec::new();
+        let mut origins = Vec::new();
+        for case in cases {
+            for (index, step) in case.steps.iter().enumerate() {
+                for action in &step.actions {
+                    if let Ok(crate::model::Change::Apply(policy)) =
+                        action.resolve(self.model, addresses)
+                    {
+                        let (namespace, name) = crate::model::policy_key(&policy);
+                        origins.push(format!(
+                            "{}: step {index}: networkpolicy {namespace}/{name}",
+                            case.file.display()
+                        ));
+                        policies.push(*policy);
+                    }
+                }
+            }
+        }
+        let refused = self.backend.admit(&policies).await?;
+        Ok(refused
+            .into_iter()
+            .map(|(index, message)| {
+                format!(
+                    "{}: the API server refuses it: {message}",
+                    origins.get(index).map_or("?", String::as_str)
+                )
+            })
+            .collect())
     }
 
     /// Runs `case` and records its verdict. Once the world is unknown (a

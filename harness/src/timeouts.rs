@@ -39,6 +39,15 @@ impl Timeouts {
         poll: Duration::from_millis(50),
         probe: Duration::from_millis(250),
     };
+    /// A third-party engine on the netns world: probes as on netns, but the
+    /// engine learns each change through an API watch and reprograms on its
+    /// own time (kube-router rebuilds its chains and ipsets with a full
+    /// sync per change; Felix batches its updates), so a step may take more
+    /// than the reference enforcer's milliseconds.
+    pub const NETNS_ENGINE: Timeouts = Timeouts {
+        enforce: Duration::from_secs(20),
+        ..Timeouts::NETNS
+    };
     /// Real clusters: controllers, API watches and datapaths take longer.
     pub const CLUSTER: Timeouts = Timeouts {
         enforce: Duration::from_secs(60),
@@ -88,6 +97,12 @@ impl Timeouts {
     /// `go build` of one engine: a cold kube-apiserver build compiles ~2,000
     /// packages, minutes on a loaded 2-core machine (module downloads included).
     pub const ENGINE_BUILD: Duration = Duration::from_secs(3600);
+    /// A third-party engine started in a node namespace having programmed
+    /// its first rules: it first lists everything from the API server
+    /// (kube-router's informer cache sync allows a minute).
+    pub const ENGINE_START: Duration = Duration::from_secs(90);
+    /// The CRDs an engine's release installs being Established.
+    pub const ENGINE_CRDS: Duration = Duration::from_secs(60);
     /// An engine binary's `--version` (it prints and exits at once).
     pub const ENGINE_VERSION: Duration = Duration::from_secs(30);
     /// etcd of the control plane answering `/health` with `"health":"true"`

@@ -52,6 +52,9 @@ fn without_go_build_exits_2_saying_how_to_get_it_or_where_release_binaries_go() 
     for binary in [
         "etcd-v3.6.16/etcd (`etcd v3.6.16`)",
         "kube-apiserver-v1.37.2/kube-apiserver (`kube-apiserver v1.37.2`)",
+        "kube-router-v2.10.0/kube-router (`kube-router v2.10.0`)",
+        "calico-felix-v0.0.0-20251021213802-b1f3c43f8437/calico-felix",
+        "kube-network-policies-v1.1.1/kube-network-policies (`kube-network-policies v1.1.1`)",
     ] {
         assert!(stderr.contains(binary), "{stderr}");
     }
@@ -69,7 +72,21 @@ fn list_shows_each_engine_its_module_and_whether_it_is_built() {
     let rows: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let rows = rows.as_array().expect("a list");
     let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
-    assert_eq!(names, ["etcd", "kube-apiserver"]);
+    assert_eq!(
+        names,
+        [
+            "etcd",
+            "kube-apiserver",
+            "kube-router",
+            "calico-felix",
+            "kube-network-policies"
+        ]
+    );
+    assert_eq!(
+        rows[2]["package"],
+        "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
+    );
+    assert_eq!(rows[3]["module"], "github.com/projectcalico/calico");
     assert_eq!(rows[1]["module"], "k8s.io/kubernetes");
     assert_eq!(rows[1]["version"], "v1.37.2");
     assert!(
@@ -113,13 +130,57 @@ fn prebuilt_binaries_of_exactly_the_pins_count_as_built_and_others_do_not() {
 }
 
 #[test]
+fn a_felix_binary_without_the_calico_crds_beside_it_is_not_built() {
+    let dir = scratch("engines-felix-assets");
+    let folder = "calico-felix-v0.0.0-20251021213802-b1f3c43f8437";
+    prebuilt(
+        &dir,
+        folder,
+        "calico-felix",
+        "Full git commit ID: b1f3c43f84370504e218eb5be8a34c81348f866a",
+    );
+    let felix = |output: &Output| {
+        text(&output.stdout)
+            .lines()
+            .find(|l| l.starts_with("calico-felix"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let line = felix(&engines(&dir, &["list"]));
+    assert!(
+        line.contains("not built") && line.ends_with("crds.yaml"),
+        "{line}"
+    );
+    std::fs::write(dir.join("engines").join(folder).join("crds.yaml"), "").unwrap();
+    let line = felix(&engines(&dir, &["list"]));
+    assert!(line.contains(" built "), "{line}");
+}
+
+#[test]
+fn kube_router_is_taken_as_built_by_the_version_line_it_prints_on_stderr() {
+    let dir = scratch("engines-kube-router");
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("engines/kube-router-v2.10.0/kube-router");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        "#!/bin/sh\necho \"Running $0 version v2.10.0, built on 2026-05-27T14:23:58Z, go1.26.8\" >&2\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = engines(&dir, &["build", "kube-router"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(text(&output.stderr).contains("kube-router v2.10.0 already built"));
+}
+
+#[test]
 fn unknown_engine_names_are_refused_with_the_known_ones() {
     let dir = scratch("engines-unknown");
     let output = engines(&dir, &["build", "kubelet"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr)
-            .contains("unknown engine `kubelet` (engines are etcd, kube-apiserver)"),
+            .contains("unknown engine `kubelet` (engines are etcd, kube-apiserver, kube-router, calico-felix, kube-network-policies)"),
         "{output:?}"
     );
 }

@@ -55,6 +55,11 @@ enum Command {
         /// readinessProbe).
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        /// Reach the API server with this kubeconfig (its current context)
+        /// instead of the in-cluster config or $KUBECONFIG: for an enforcer
+        /// that runs outside a pod, as on the netns backend's control plane.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
     },
     /// Print the nft transaction for one node of a snapshot.
     Compile {
@@ -90,10 +95,12 @@ pub fn main_from(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             node,
             cni_config,
             ready_file,
+            kubeconfig,
         } => crate::controller::run(&crate::controller::ControllerOptions {
             node,
             cni_config,
             ready_file,
+            kubeconfig,
         }),
         Command::Compile { state, node } => compile_command(&state, &node),
     };

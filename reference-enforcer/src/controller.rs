@@ -51,6 +51,8 @@ pub struct ControllerOptions {
     /// readinessProbe looks for it), so a controller that never synced
     /// shows as a DaemonSet that is not Ready.
     pub ready_file: Option<PathBuf>,
+    /// The kubeconfig to use; `None`: the in-cluster config, or $KUBECONFIG.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// The result of one reconcile.
@@ -120,6 +122,12 @@ pub enum ControllerError {
     Runtime(#[source] std::io::Error),
     #[error("cannot connect to the API server (in-cluster config or kubeconfig)")]
     Client(#[source] kube::Error),
+    #[error("cannot use the kubeconfig {path}")]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("a watch ended before its first list")]
     NeverSynced,
 }
@@ -132,9 +140,12 @@ pub fn run(options: &ControllerOptions) -> u8 {
         .map_err(ControllerError::Runtime)
         .and_then(|runtime| {
             runtime.block_on(async {
-                let client = Client::try_default()
-                    .await
-                    .map_err(ControllerError::Client)?;
+                let client = match &options.kubeconfig {
+                    Some(path) => client_from(path).await?,
+                    None => Client::try_default()
+                        .await
+                        .map_err(ControllerError::Client)?,
+                };
                 control(client, options, &mut |text| nft::apply(text)).await
             })
         });
@@ -145,6 +156,19 @@ pub fn run(options: &ControllerOptions) -> u8 {
             exit::BAD_INPUT
         }
     }
+}
+
+/// A client from the current context of the kubeconfig at `path`.
+async fn client_from(path: &Path) -> Result<Client, ControllerError> {
+    let error = |source: Box<dyn std::error::Error + Send + Sync>| ControllerError::Kubeconfig {
+        path: path.to_owned(),
+        source,
+    };
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| error(Box::new(e)))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .map_err(|e| error(Box::new(e)))?;
+    Client::try_from(config).map_err(ControllerError::Client)
 }
 
 /// Stops the reflectors' task when the controller stops.

@@ -9,6 +9,7 @@ pub mod oracle;
 
 use std::future::Future;
 
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Addresses, Change, Model, Probe, Protocol};
@@ -78,6 +79,24 @@ pub trait Backend: Send {
     /// Makes one step's changes, in order, and returns once they are in force
     /// as far as the backend can tell (enforcement is still probed for).
     fn change(&mut self, changes: &[Change]) -> impl Future<Output = BackendResult<()>> + Send;
+    /// When the API server answered the last write of the latest `change`,
+    /// for a backend whose changes are API writes that others enforce on
+    /// their own time: time to enforce counts from that answer. `None`: it
+    /// counts from the start of `change` (the backend's own enforcement is
+    /// part of it).
+    fn written(&self) -> Option<std::time::Instant> {
+        None
+    }
+    /// The backend's API server judges these policies (a dry run, nothing
+    /// stored): the index and the server's message of each it refuses. A
+    /// backend without an API server of its own refuses nothing.
+    fn admit(
+        &mut self,
+        policies: &[NetworkPolicy],
+    ) -> impl Future<Output = BackendResult<Vec<(usize, String)>>> + Send {
+        let _ = policies;
+        async { Ok(Vec::new()) }
+    }
     /// Probes every pod to every pod on each probe, all supported by the backend.
     fn probe(&mut self, probes: &[Probe]) -> impl Future<Output = BackendResult<Matrix>> + Send;
     /// Removes everything the backend created.

@@ -9,6 +9,7 @@ use crate::backend::kind::{self, KindBackend, KindOptions};
 use crate::backend::kube::{ProbeVia, new_run_id};
 use crate::backend::kubeconfig::{KubeconfigBackend, Target};
 use crate::backend::netns;
+use crate::backend::netns::engines::Engine;
 use crate::case::Case;
 use crate::cni::{self, Cni};
 use crate::model::Model;
@@ -87,14 +88,26 @@ fn refuse_weave(cni: Option<CniName>) -> Result<(), UsageError> {
     }
 }
 
+/// Why `--cni kube-router-nft` cannot run here: the module proxy reachable
+/// here serves no kube-router with the nftables backend whole.
+pub const KUBE_ROUTER_NFT_REFUSED: &str = "--cni kube-router-nft: kube-router's nftables backend \
+    (--use-nftables-for-netpol) exists from v2.11.0, and the Go module proxy reachable here \
+    answers 403 for the .mod and .zip of v2.11.x (v2.12.0 has no .zip and needs Go 1.27), so it \
+    cannot be built here; kube-router v2.10.0 (`--cni kube-router`) is its iptables backend";
+
 /// The netns backend's enforcer; the kind CNIs are refused by name.
 pub(super) fn netns_cni(cni: Option<CniName>) -> Result<netns::Cni, UsageError> {
     refuse_weave(cni)?;
     match cni {
         None | Some(CniName::Reference) => Ok(netns::Cni::Reference),
         Some(CniName::None) => Ok(netns::Cni::None),
+        Some(CniName::KubeRouter) => Ok(netns::Cni::Engine(Engine::KubeRouter)),
+        Some(CniName::CalicoFelix) => Ok(netns::Cni::Engine(Engine::CalicoFelix)),
+        Some(CniName::KubeNetworkPolicies) => Ok(netns::Cni::Engine(Engine::KubeNetworkPolicies)),
+        Some(CniName::KubeRouterNft) => Err(UsageError::Message(KUBE_ROUTER_NFT_REFUSED.into())),
         Some(other) => Err(UsageError::Message(format!(
-            "--cni {} runs on a cluster: use `--backend kind --cni {0}` (the netns backend has only `reference` and `none`)",
+            "--cni {} runs on a cluster: use `--backend kind --cni {0}` (the netns backend has \
+             `reference`, `none`, `kube-router`, `calico-felix` and `kube-network-policies`)",
             name(other)
         ))),
     }
@@ -118,6 +131,19 @@ fn kind_cni(cni: Option<CniName>) -> Result<Cni, UsageError> {
         Some(CniName::Flannel) => Cni::Flannel,
         Some(CniName::Antrea) => Cni::Antrea,
         Some(CniName::KubeRouter) => Cni::KubeRouter,
+        Some(CniName::KubeRouterNft) => {
+            return Err(UsageError::Message(KUBE_ROUTER_NFT_REFUSED.into()));
+        }
+        Some(CniName::CalicoFelix) => {
+            return Err(UsageError::Message(
+                "--cni calico-felix is Felix alone on the netns backend; on kind the whole of Calico is `--cni calico`".into(),
+            ));
+        }
+        Some(CniName::KubeNetworkPolicies) => {
+            return Err(UsageError::Message(
+                "--cni kube-network-policies is the engine alone on the netns backend; on kind it is kindnet's, `--cni kindnet`".into(),
+            ));
+        }
         Some(CniName::None) => {
             return Err(UsageError::Message(
                 "--cni none exists only on the netns backend (a cluster always has a CNI; flannel is the kind row that enforces nothing)".into(),

@@ -50,13 +50,20 @@ async fn list(dir: &std::path::Path, format: ListFormat) -> Result<u8, UsageErro
     match format {
         ListFormat::Text => {
             println!("engines folder: {}", dir.display());
+            // Columns as wide as their longest entry (Calico's pin is a
+            // pseudo-version), two spaces apart.
+            let width = |f: fn(&engines::Component) -> &str| {
+                rows.iter().map(|(c, _)| f(c).len()).max().unwrap_or(0) + 2
+            };
+            let (name, version, module) =
+                (width(|c| c.name), width(|c| c.version), width(|c| c.module));
             for (component, status) in &rows {
                 let detail = match status {
                     Status::Wrong { reported, .. } => format!(" (it says {reported:?})"),
                     _ => String::new(),
                 };
                 println!(
-                    "{:<16}{:<10}{:<34}{:<15}{}{detail}",
+                    "{:<name$}{:<version$}{:<module$}{:<15}{}{detail}",
                     component.name,
                     component.version,
                     component.module,

@@ -48,7 +48,9 @@ pub enum Command {
     Report(reports::ReportArgs),
     /// Write random valid cases (`expect: oracle`), reproducible from a seed.
     Generate(generate::GenerateArgs),
-    /// Build and list the engines of the control-plane tier (etcd, kube-apiserver).
+    /// Build and list the engines of the control-plane tier (etcd, kube-apiserver)
+    /// and the policy engines judged on it (kube-router, calico-felix,
+    /// kube-network-policies).
     #[command(subcommand)]
     Engines(engines::EnginesCommand),
     /// Remove the namespaces, processes and folders that killed netns runs left.
@@ -85,8 +87,18 @@ pub enum CniName {
     Flannel,
     /// kind: Antrea.
     Antrea,
-    /// kind: kube-router.
+    /// kind: kube-router. netns: kube-router's policy controller (its
+    /// iptables backend) on every node, watching the run's API server.
     KubeRouter,
+    /// netns: kube-router's nftables backend (`--use-nftables-for-netpol`,
+    /// v2.11+): refused with the reason it cannot be built here.
+    KubeRouterNft,
+    /// netns: Calico's Felix (Kubernetes datastore, iptables-nft) on every
+    /// node, watching the run's API server (on kind: `calico`).
+    CalicoFelix,
+    /// netns: kube-network-policies (kindnet's engine) on every node; needs
+    /// the nftables `queue` expression (on kind: `kindnet`).
+    KubeNetworkPolicies,
     /// kind: kindnet, kind's default (kube-network-policies; kind default).
     Kindnet,
     /// Archived upstream: refused with the reason.
@@ -141,6 +153,12 @@ pub struct RunArgs {
     /// a minimal case file and printed.
     #[arg(long)]
     pub differential: bool,
+    /// netns: also run etcd and kube-apiserver (`netpol engines build`) on
+    /// the fabric, keep the world as API objects there, change it through the
+    /// API (which judges every policy first), and run the reference enforcer
+    /// in controller mode, watching that API server.
+    #[arg(long)]
+    pub control_plane: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -26,6 +26,12 @@ pub fn run(args: RunArgs) -> Result<u8, RunError> {
     if !args.differential {
         crate::differential::refuse_oracle_expectations(&cases).map_err(RunError::input)?;
     }
+    if args.control_plane && !matches!(args.backend, BackendName::Netns) {
+        return Err(UsageError::Message(
+            "--control-plane runs on the netns backend (a cluster has its own API server)".into(),
+        )
+        .into());
+    }
     if let BackendName::Netns = args.backend
         && let Some(code) = super::userns::reexec_in_user_namespace()
     {
@@ -63,13 +69,26 @@ pub fn run(args: RunArgs) -> Result<u8, RunError> {
                 RunError::Prerequisite(format!("cannot find the netpol binary: {e}").into())
             })?;
             let cni = super::cluster::netns_cni(cni)?;
-            runtime.block_on(run_on(
-                NetnsBackend::new(cni, exe),
-                &args,
-                &cases,
-                &excluded,
-                &model,
-            ))
+            let mut backend = NetnsBackend::new(cni, exe);
+            // A third-party engine watches an API server: the control plane
+            // starts by itself. What the engine needs of the host is checked
+            // first, before the control plane's binaries are looked for.
+            let engine = match cni {
+                crate::backend::netns::Cni::Engine(engine) => Some(engine),
+                _ => None,
+            };
+            if let Some(engine) = engine {
+                runtime
+                    .block_on(engine.host_check())
+                    .map_err(|e| RunError::Prerequisite(e.into()))?;
+            }
+            if args.control_plane || engine.is_some() {
+                let binaries = runtime
+                    .block_on(crate::controlplane::Binaries::find())
+                    .map_err(|e| RunError::Prerequisite(e.into()))?;
+                backend = backend.with_control_plane(binaries);
+            }
+            runtime.block_on(run_on(backend, &args, &cases, &excluded, &model))
         }
     }
 }
@@ -80,6 +99,8 @@ enum Ended {
     Judged,
     /// The world could not be built.
     NoWorld(BackendError),
+    /// The backend's API server refused policies of the cases (bad input).
+    Refused(Vec<String>),
     /// SIGINT or SIGTERM, named.
     Interrupted(&'static str),
 }
@@ -116,7 +137,8 @@ async fn run_on<B: Backend>(
     let ended = tokio::select! {
         judged = judge_all(&mut session, cases, verbosity, args.differential) => match judged {
             Ok(()) => Ended::Judged,
-            Err(error) => Ended::NoWorld(error),
+            Err(Unjudged::NoWorld(error)) => Ended::NoWorld(error),
+            Err(Unjudged::Refused(refusals)) => Ended::Refused(refusals),
         },
         signal = interrupted() => Ended::Interrupted(signal),
     };
@@ -134,6 +156,14 @@ async fn run_on<B: Backend>(
         Ended::NoWorld(error) => {
             cleanup_line(&cleanup);
             return Err(RunError::Prerequisite(Box::new(error)));
+        }
+        Ended::Refused(refusals) => {
+            cleanup_line(&cleanup);
+            return Err(RunError::input(format!(
+                "the API server refuses {} policies of the cases, so nothing was judged:\n{}",
+                refusals.len(),
+                refusals.join("\n")
+            )));
         }
         Ended::Judged => {}
     }
@@ -202,16 +232,27 @@ fn cleanup_line(cleanup: &Option<RunError>) {
     }
 }
 
-/// Setup, then every case in order, each printed as it finishes. Only the
-/// world failing to be built ends it early: a world that cannot be reset
-/// records the remaining cases as not run.
+/// Why no case was judged.
+enum Unjudged {
+    NoWorld(BackendError),
+    Refused(Vec<String>),
+}
+
+/// Setup, the API server's judgement of every policy (when the backend has
+/// one), then every case in order, each printed as it finishes. Only the
+/// world failing to be built, or a policy the API server refuses, ends it
+/// early: a world that cannot be reset records the remaining cases as not run.
 async fn judge_all<B: Backend>(
     session: &mut Session<'_, B>,
     cases: &[Case],
     verbosity: Verbosity,
     differential: bool,
-) -> Result<(), BackendError> {
-    session.setup().await?;
+) -> Result<(), Unjudged> {
+    session.setup().await.map_err(Unjudged::NoWorld)?;
+    let refused = session.admit(cases).await.map_err(Unjudged::NoWorld)?;
+    if !refused.is_empty() {
+        return Err(Unjudged::Refused(refusals_sorted(refused)));
+    }
     let bar = terminal::progress(cases.len());
     for case in cases {
         bar.set_message(case.name.clone());
@@ -239,6 +280,12 @@ async fn judge_all<B: Backend>(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+fn refusals_sorted(mut refusals: Vec<String>) -> Vec<String> {
+    refusals.sort();
+    refusals.dedup();
+    refusals
 }
 
 /// Names the listed cases that are not in this run, on stderr.

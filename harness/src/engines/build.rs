@@ -35,7 +35,9 @@ pub enum BuildError {
         #[source]
         source: CommandError,
     },
-    #[error("{component} was built but `{binary} --version` says {reported:?}, not {expected:?}")]
+    #[error(
+        "{component} was built but its version check on {binary} says {reported:?}, not {expected:?}"
+    )]
     Version {
         component: String,
         binary: PathBuf,
@@ -128,12 +130,54 @@ async fn build_in(
             component: component.label(),
             binary: partial,
             reported: reported.lines().next().unwrap_or("nothing").to_owned(),
-            expected: (component.version_line)(component.version),
+            expected: component.version_check.expected(component),
         });
     }
+    copy_assets(component, go, module, engines).await?;
     let binary = component.binary(engines);
     std::fs::rename(&partial, &binary).map_err(io(&binary))?;
     Ok(binary)
+}
+
+/// Copies the component's assets out of its module as the build resolved
+/// it (`go list -m` names its folder in the module cache).
+async fn copy_assets(
+    component: &Component,
+    go: &Path,
+    module: &Path,
+    engines: &Path,
+) -> Result<(), BuildError> {
+    if component.assets.is_empty() {
+        return Ok(());
+    }
+    let go = go.display().to_string();
+    let module = module.display().to_string();
+    let args = [
+        "GOWORK=off",
+        go.as_str(),
+        "-C",
+        module.as_str(),
+        "list",
+        "-mod=readonly",
+        "-m",
+        "-f",
+        "{{.Dir}}",
+        component.module,
+    ];
+    let output = command::run("env", &args, None, Timeouts::ENGINE_VERSION)
+        .await
+        .map_err(|source| BuildError::Go {
+            component: component.label(),
+            source,
+        })?;
+    let dir = PathBuf::from(output.stdout.trim());
+    for asset in component.assets {
+        let (from, to) = (dir.join(asset.from), component.asset(engines, asset));
+        std::fs::copy(&from, &to).map_err(io(&from))?;
+        // The module cache is read-only; the copy need not be.
+        let _ = std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    }
+    Ok(())
 }
 
 /// `env CGO_ENABLED=0 GOWORK=off go -C <module> build …`: a static binary

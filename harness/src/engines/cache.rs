@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Component;
+use super::{Asset, Component, VersionCheck};
 use crate::timeouts::Timeouts;
 
 /// Overrides the engines folder (prebuilt binaries, CI caches).
@@ -48,6 +48,11 @@ impl Component {
     pub fn binary(&self, engines: &Path) -> PathBuf {
         self.folder(engines).join(self.name)
     }
+
+    /// Where an asset of this component is kept.
+    pub fn asset(&self, engines: &Path, asset: &Asset) -> PathBuf {
+        self.folder(engines).join(asset.to)
+    }
 }
 
 /// What the engines folder holds for one component.
@@ -80,24 +85,60 @@ impl Status {
     }
 }
 
-/// Does `output` (of `--version`) say exactly `component`'s version?
-pub fn reports_version(component: &Component, output: &str) -> bool {
-    let expected = (component.version_line)(component.version);
-    output.lines().any(|line| line.trim() == expected)
+impl VersionCheck {
+    /// What the version output must have, for messages.
+    pub fn expected(&self, component: &Component) -> String {
+        match self {
+            VersionCheck::Line { line, .. } => line(component.version),
+            VersionCheck::Within { part, .. } => part(component.version),
+            VersionCheck::GoBuildInfo => go_build_info_line(component),
+        }
+    }
 }
 
-/// Asks the binary at `path` its version; `Ok` is what it printed.
+/// The line `go version -m` prints for the module of the main package at
+/// the pin: `mod<TAB>module<TAB>version<TAB>h1:…` (the hash is left out).
+/// Built from a wrapper module it is still the package's own module.
+fn go_build_info_line(component: &Component) -> String {
+    format!("mod\t{}\t{}", component.module, component.version)
+}
+
+/// Does `output` (of the version command) say exactly `component`'s version?
+pub fn reports_version(component: &Component, output: &str) -> bool {
+    let expected = component.version_check.expected(component);
+    match component.version_check {
+        VersionCheck::Line { .. } => output.lines().any(|line| line.trim() == expected),
+        VersionCheck::Within { .. } => output.lines().any(|line| line.contains(&expected)),
+        // With its hash: a replaced module's line has none, the next line
+        // (`=>`) names what was built instead.
+        VersionCheck::GoBuildInfo => output
+            .lines()
+            .any(|line| line.trim().starts_with(&format!("{expected}\th1:"))),
+    }
+}
+
+/// Asks the binary at `path` its version; `Ok` is what it printed (stdout
+/// then stderr: kube-router prints its version on stderr).
 pub async fn ask_version(component: &Component, path: &Path) -> Result<String, String> {
-    let program = path.to_string_lossy();
-    crate::command::run(
-        &program,
-        component.version_args,
-        None,
-        Timeouts::ENGINE_VERSION,
-    )
-    .await
-    .map(|output| output.stdout)
-    .map_err(|e| crate::error::chain(&e))
+    let program = path.to_string_lossy().into_owned();
+    let (program, args): (String, Vec<&str>) = match &component.version_check {
+        VersionCheck::Line { args, .. } | VersionCheck::Within { args, .. } => {
+            (program.clone(), args.to_vec())
+        }
+        VersionCheck::GoBuildInfo => {
+            let go = which::which("go").map_err(|_| {
+                format!(
+                    "`go` not found on PATH: {} has no version flag and `go version -m` reads its version",
+                    component.name
+                )
+            })?;
+            (go.display().to_string(), vec!["version", "-m", &program])
+        }
+    };
+    crate::command::run(&program, &args, None, Timeouts::ENGINE_VERSION)
+        .await
+        .map(|output| format!("{}{}", output.stdout, output.stderr))
+        .map_err(|e| crate::error::chain(&e))
 }
 
 /// Whether `component` is built in `engines`, by running its `--version`.
@@ -105,6 +146,15 @@ pub async fn status(component: &Component, engines: &Path) -> Status {
     let path = component.binary(engines);
     if !path.exists() {
         return Status::Missing(path);
+    }
+    // A binary without its assets (copied after it) is an unfinished build.
+    if let Some(asset) = component
+        .assets
+        .iter()
+        .map(|a| component.asset(engines, a))
+        .find(|a| !a.exists())
+    {
+        return Status::Missing(asset);
     }
     match ask_version(component, &path).await {
         Ok(output) if reports_version(component, &output) => Status::Built(path),

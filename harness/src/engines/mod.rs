@@ -38,10 +38,42 @@ pub struct Component {
     /// The `-X name=value` linker flags of a release build (its version
     /// stamps), from the version.
     pub stamps: fn(&str) -> Vec<(&'static str, String)>,
-    /// How to ask the binary its version.
-    pub version_args: &'static [&'static str],
-    /// The line its version output has when it is exactly this version.
-    pub version_line: fn(&str) -> String,
+    /// How to ask the binary its version, and what the answer must say.
+    pub version_check: VersionCheck,
+    /// Files of the component's own module at the pin (CRDs, default
+    /// configuration) that running it needs, copied beside the binary.
+    pub assets: &'static [Asset],
+}
+
+/// A file of a component's module, kept beside its binary.
+#[derive(Debug)]
+pub struct Asset {
+    /// Its path inside the module (as published: the module zip's tree).
+    pub from: &'static str,
+    /// Its file name in the component's folder.
+    pub to: &'static str,
+}
+
+/// How a binary in the engines folder is recognised as exactly the pin.
+#[derive(Debug)]
+pub enum VersionCheck {
+    /// `<binary> <args>` prints (on stdout or stderr) a line that is exactly
+    /// `line(version)`.
+    Line {
+        args: &'static [&'static str],
+        line: fn(&str) -> String,
+    },
+    /// `<binary> <args>` prints a line containing `part(version)`: for a
+    /// line that also names what varies between machines (kube-router's
+    /// names `argv[0]` and the Go release).
+    Within {
+        args: &'static [&'static str],
+        part: fn(&str) -> String,
+    },
+    /// The binary has no version flag: `go version -m <binary>` must name
+    /// the component's module at the pinned version as the main package's
+    /// module (its `mod` line: the build info Go puts in every binary).
+    GoBuildInfo,
 }
 
 impl Component {
@@ -94,8 +126,11 @@ pub const ETCD: Component = Component {
     wrapper: &ETCD_WRAPPER,
     // etcd's version is a constant of go.etcd.io/etcd/api/v3/version.
     stamps: |_| Vec::new(),
-    version_args: &["--version"],
-    version_line: |v| format!("etcd Version: {}", v.trim_start_matches('v')),
+    version_check: VersionCheck::Line {
+        args: &["--version"],
+        line: |v| format!("etcd Version: {}", v.trim_start_matches('v')),
+    },
+    assets: &[],
 };
 
 pub const KUBE_APISERVER: Component = Component {
@@ -105,12 +140,125 @@ pub const KUBE_APISERVER: Component = Component {
     package: "k8s.io/kubernetes/cmd/kube-apiserver",
     wrapper: &KUBERNETES_WRAPPER,
     stamps: kubernetes_stamps,
-    version_args: &["--version"],
-    version_line: |v| format!("Kubernetes {v}"),
+    version_check: VersionCheck::Line {
+        args: &["--version"],
+        line: |v| format!("Kubernetes {v}"),
+    },
+    assets: &[],
+};
+
+static KUBE_ROUTER_WRAPPER: Wrapper = Wrapper {
+    name: "kube-router",
+    go_mod: include_str!("../../../engines/kube-router/go.mod"),
+    go_sum: include_str!("../../../engines/kube-router/go.sum"),
+};
+
+static FELIX_WRAPPER: Wrapper = Wrapper {
+    name: "felix",
+    go_mod: include_str!("../../../engines/felix/go.mod"),
+    go_sum: include_str!("../../../engines/felix/go.sum"),
+};
+
+static KUBE_NETWORK_POLICIES_WRAPPER: Wrapper = Wrapper {
+    name: "kube-network-policies",
+    go_mod: include_str!("../../../engines/kube-network-policies/go.mod"),
+    go_sum: include_str!("../../../engines/kube-network-policies/go.sum"),
+};
+
+/// kube-router's network policy controller (its firewall), the agent run
+/// with `--run-firewall` only. Its release build (the Makefile's
+/// `kube-router` target) stamps pkg/version's Version and BuildDate.
+pub const KUBE_ROUTER: Component = Component {
+    name: "kube-router",
+    version: versions::KUBE_ROUTER,
+    module: "github.com/cloudnativelabs/kube-router/v2",
+    package: "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router",
+    wrapper: &KUBE_ROUTER_WRAPPER,
+    stamps: |v| {
+        vec![
+            (
+                "github.com/cloudnativelabs/kube-router/v2/pkg/version.Version",
+                v.to_owned(),
+            ),
+            (
+                "github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate",
+                versions::KUBE_ROUTER_DATE.to_owned(),
+            ),
+        ]
+    },
+    // pkg/version/version.go PrintVersion: "Running <argv0> version <v>,
+    // built on <date>, <go release>" on stderr.
+    version_check: VersionCheck::Within {
+        args: &["--version"],
+        part: |v| format!(" version {v}, built on {},", versions::KUBE_ROUTER_DATE),
+    },
+    assets: &[],
+};
+
+/// Calico's Felix, its per-node policy agent, without the BPF dataplane
+/// (`CGO_ENABLED=0`). Calico's release build stamps pkg/buildinfo.
+pub const CALICO_FELIX: Component = Component {
+    name: "calico-felix",
+    version: versions::CALICO,
+    module: "github.com/projectcalico/calico",
+    package: "github.com/projectcalico/calico/felix/cmd/calico-felix",
+    wrapper: &FELIX_WRAPPER,
+    stamps: |_| {
+        vec![
+            (
+                "github.com/projectcalico/calico/pkg/buildinfo.Version",
+                versions::CALICO_RELEASE.to_owned(),
+            ),
+            (
+                "github.com/projectcalico/calico/pkg/buildinfo.GitRevision",
+                versions::CALICO_COMMIT.to_owned(),
+            ),
+            (
+                "github.com/projectcalico/calico/pkg/buildinfo.BuildDate",
+                versions::CALICO_DATE.to_owned(),
+            ),
+        ]
+    },
+    // felix/cmd/calico-felix/calico-felix.go prints "Version: v3.31.0" and
+    // "Full git commit ID: <commit>"; the pseudo-version is that commit, so
+    // the commit line is what says the binary is the pin.
+    version_check: VersionCheck::Line {
+        args: &["--version"],
+        line: |_| format!("Full git commit ID: {}", versions::CALICO_COMMIT),
+    },
+    // The CustomResourceDefinitions of the release (what its operator or
+    // calico.yaml installs): Felix in Kubernetes-datastore mode reads its
+    // configuration, policies and IP pools through them.
+    assets: &[CALICO_CRDS],
+};
+
+/// Calico's CRDs at the pin.
+pub const CALICO_CRDS: Asset = Asset {
+    from: "manifests/crds.yaml",
+    to: "crds.yaml",
+};
+
+/// kube-network-policies, kindnet's policy engine (the standard command,
+/// NetworkPolicy only). Its Makefile stamps nothing.
+pub const KUBE_NETWORK_POLICIES: Component = Component {
+    name: "kube-network-policies",
+    version: versions::KUBE_NETWORK_POLICIES,
+    module: "sigs.k8s.io/kube-network-policies",
+    package: "sigs.k8s.io/kube-network-policies/cmd/kube-network-policies/standard",
+    wrapper: &KUBE_NETWORK_POLICIES_WRAPPER,
+    stamps: |_| Vec::new(),
+    version_check: VersionCheck::GoBuildInfo,
+    assets: &[],
 };
 
 /// Every component, in the order they are built and listed.
-pub const COMPONENTS: &[&Component] = &[&ETCD, &KUBE_APISERVER];
+pub const COMPONENTS: &[&Component] = &[
+    &ETCD,
+    &KUBE_APISERVER,
+    &KUBE_ROUTER,
+    &CALICO_FELIX,
+    &KUBE_NETWORK_POLICIES,
+];
 
 /// The components named (all of them for none), or the unknown names.
 pub fn select(names: &[String]) -> Result<Vec<&'static Component>, String> {

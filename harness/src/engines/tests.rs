@@ -132,6 +132,55 @@ fn a_binary_is_the_pin_only_when_its_version_output_has_the_exact_line() {
 }
 
 #[test]
+fn kube_router_is_the_pin_when_its_version_line_names_the_release_and_its_build_date() {
+    // pkg/version/version.go PrintVersion, with whatever argv[0] and Go release.
+    let line = "Running /e/kube-router-v2.10.0/kube-router version v2.10.0, built on 2026-05-27T14:23:58Z, go1.26.8\n";
+    assert!(cache::reports_version(&KUBE_ROUTER, line));
+    // An unstamped `go build` prints an empty version and date.
+    assert!(!cache::reports_version(
+        &KUBE_ROUTER,
+        "Running ./kube-router version , built on , go1.26.8\n"
+    ));
+    assert!(!cache::reports_version(
+        &KUBE_ROUTER,
+        "Running kube-router version v2.10.1, built on 2026-05-27T14:23:58Z, go1.26.8\n"
+    ));
+}
+
+#[test]
+fn felix_is_the_pin_when_it_reports_the_commit_its_pseudo_version_names() {
+    assert!(versions::CALICO.ends_with(&versions::CALICO_COMMIT[..12]));
+    assert!(
+        versions::CALICO.contains(&versions::CALICO_DATE.replace(['-', 'T', ':', 'Z'], "")),
+        "the pseudo-version's time is the commit's"
+    );
+    let output = "Version:            v3.31.0\nFull git commit ID: b1f3c43f84370504e218eb5be8a34c81348f866a\nBuild date:         2025-10-21T21:38:02Z\n";
+    assert!(cache::reports_version(&CALICO_FELIX, output));
+    assert!(!cache::reports_version(
+        &CALICO_FELIX,
+        "Version:            v3.31.0\nFull git commit ID: \nBuild date:         \n"
+    ));
+}
+
+#[test]
+fn kube_network_policies_is_the_pin_when_its_go_build_info_lists_the_module_at_the_pin() {
+    // What `go version -m` prints for the build of its wrapper module.
+    let output = "/e/kube-network-policies: go1.26.8\n\tpath\tsigs.k8s.io/kube-network-policies/cmd/kube-network-policies/standard\n\tmod\tsigs.k8s.io/kube-network-policies\tv1.1.1\th1:ExnSqFxMUe8eQesK2ue5BM2pdZ6Z5d4MvJywDHJ6wqo=\n\tdep\tgithub.com/beorn7/perks\tv1.0.1\th1:x=\n";
+    assert!(cache::reports_version(&KUBE_NETWORK_POLICIES, output));
+    let other = output.replace("v1.1.1", "v1.1.10");
+    assert!(!cache::reports_version(&KUBE_NETWORK_POLICIES, &other));
+    // A module replaced by another version is listed with `=>`: not the pin.
+    let replaced = output.replace(
+        "\tv1.1.1\th1:ExnSqFxMUe8eQesK2ue5BM2pdZ6Z5d4MvJywDHJ6wqo=",
+        "\tv1.1.1\n\t=>\tsigs.k8s.io/kube-network-policies\tv1.0.0\th1:x=",
+    );
+    assert!(!cache::reports_version(&KUBE_NETWORK_POLICIES, &replaced));
+    // The module only as a dependency of another main module: not this build.
+    let dependency = output.replace("\tmod\tsigs.k8s.io", "\tdep\tsigs.k8s.io");
+    assert!(!cache::reports_version(&KUBE_NETWORK_POLICIES, &dependency));
+}
+
+#[test]
 fn the_engines_folder_is_the_override_else_the_xdg_cache_else_home() {
     let env = |pairs: &'static [(&'static str, &'static str)]| {
         move |name: &str| {
@@ -186,7 +235,8 @@ fn unknown_engine_names_are_all_listed_with_the_known_ones() {
     );
     assert_eq!(
         select(&["etc".to_owned(), "kubelet".to_owned()]).unwrap_err(),
-        "unknown engine `etc`, `kubelet` (engines are etcd, kube-apiserver)"
+        "unknown engine `etc`, `kubelet` (engines are etcd, kube-apiserver, kube-router, \
+         calico-felix, kube-network-policies)"
     );
 }
 
@@ -214,4 +264,32 @@ fn without_go_the_message_says_how_to_get_it_or_where_release_binaries_go() {
         message.contains("/e/kube-apiserver-v1.37.2/kube-apiserver (`kube-apiserver v1.37.2`)"),
         "{message}"
     );
+    assert!(
+        message.contains("/e/kube-router-v2.10.0/kube-router (`kube-router v2.10.0`)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_policy_engines_are_built_from_their_release_packages_with_release_stamps() {
+    let args = |c: &Component| {
+        build::go_build_args(
+            c,
+            Path::new("/usr/local/go/bin/go"),
+            Path::new("/e/m"),
+            Path::new("/e/out"),
+        )
+        .join(" ")
+    };
+    let kube_router = args(&KUBE_ROUTER);
+    assert!(
+        kube_router.contains("pkg/version.Version=v2.10.0 "),
+        "{kube_router}"
+    );
+    assert!(kube_router.ends_with(" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"));
+    let felix = args(&CALICO_FELIX);
+    assert!(felix.contains("buildinfo.Version=v3.31.0 "), "{felix}");
+    assert!(felix.contains("buildinfo.GitRevision=b1f3c43f84370504e218eb5be8a34c81348f866a"));
+    let knp = args(&KUBE_NETWORK_POLICIES);
+    assert!(!knp.contains("-ldflags"), "{knp}");
 }

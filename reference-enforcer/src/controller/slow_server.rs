@@ -132,6 +132,7 @@ async fn first_generation_with_lists_taking(delay: Duration) -> (Vec<String>, Se
         node: "node-1".into(),
         cni_config: None,
         ready_file: Some(ready.clone()),
+        kubeconfig: None,
     };
     let mut applied = Vec::new();
     let mut apply = |text: &str| -> Result<(), ApplyError> {

@@ -47,6 +47,20 @@ pub enum DriverError {
     Missing(String),
 }
 
+impl DriverError {
+    /// The API server's message when it refused the request as invalid
+    /// (422 Invalid, 400 BadRequest): the object is wrong, not the cluster.
+    pub fn rejection(&self) -> Option<&str> {
+        match self {
+            DriverError::Api {
+                source: kube::Error::Api(status),
+                ..
+            } if status.code == 422 || status.code == 400 => Some(status.message.as_str()),
+            _ => None,
+        }
+    }
+}
+
 pub(super) fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DriverError {
     let action = action.into();
     move |source| DriverError::Api { action, source }
@@ -93,6 +107,26 @@ impl Driver {
             .patch(&name, &Self::apply_params(), &Patch::Apply(node))
             .await
             .map_err(api(format!("cannot apply node `{name}`")))?;
+        Ok(())
+    }
+
+    /// Sets a Node's status (addresses, conditions) the way its kubelet
+    /// would report it, through the status subresource; for an API server
+    /// with no kubelet behind it.
+    pub async fn patch_node_status(
+        &self,
+        name: &str,
+        status: &k8s_openapi::api::core::v1::NodeStatus,
+    ) -> Result<(), DriverError> {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        nodes
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await
+            .map_err(api(format!("cannot set the status of node `{name}`")))?;
         Ok(())
     }
 
@@ -212,6 +246,24 @@ impl Driver {
         let policies: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &namespace);
         policies
             .patch(&name, &Self::apply_params(), &Patch::Apply(&policy))
+            .await
+            .map_err(api(format!(
+                "cannot apply networkpolicy `{namespace}/{name}`"
+            )))?;
+        Ok(())
+    }
+
+    /// Sends a policy as `apply_policy` would, with `dryRun=All`: the API
+    /// server validates and defaults it and stores nothing. Unknown fields
+    /// are refused (`fieldValidation=Strict`), as a user's `kubectl apply`
+    /// refuses them.
+    pub async fn dry_run_policy(&self, policy: &NetworkPolicy) -> Result<(), DriverError> {
+        let policy = self.names.policy_object(policy);
+        let (namespace, name) = ns_name(&policy.metadata);
+        let policies: Api<NetworkPolicy> = Api::namespaced(self.client.clone(), &namespace);
+        let params = Self::apply_params().dry_run().validation_strict();
+        policies
+            .patch(&name, &params, &Patch::Apply(&policy))
             .await
             .map_err(api(format!(
                 "cannot apply networkpolicy `{namespace}/{name}`"

@@ -42,6 +42,9 @@ pub struct KubeWorld {
     world: Option<World>,
     endpoints: Endpoints,
     pub nodes: Vec<String>,
+    /// Nodes the pods are bound to (`spec.nodeName`) when there is no
+    /// scheduler (a control plane of its own); empty: the scheduler places them.
+    pub bindings: std::collections::BTreeMap<crate::model::PodId, String>,
 }
 
 fn missing(what: &str) -> DriverError {
@@ -57,6 +60,7 @@ impl KubeWorld {
             world: None,
             endpoints: Endpoints::default(),
             nodes: Vec::new(),
+            bindings: Default::default(),
         }
     }
 
@@ -90,8 +94,12 @@ impl KubeWorld {
                 ServiceAccounts::Create => self.driver.apply_service_account(name).await?,
             }
         }
-        for pod in &pods {
-            self.driver.apply_pod(pod).await?;
+        for (mut pod, model_pod) in pods.into_iter().zip(&model.pods) {
+            if let (Some(node), Some(spec)) = (self.bindings.get(&model_pod.id), pod.spec.as_mut())
+            {
+                spec.node_name = Some(node.clone());
+            }
+            self.driver.apply_pod(&pod).await?;
         }
         for service in &services {
             self.driver.apply_service(service).await?;

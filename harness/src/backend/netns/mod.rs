@@ -1,9 +1,13 @@
 //! The `netns` backend: nodes and pods as Linux network namespaces, real
 //! packets, and the reference enforcer on every node (`--cni reference`) or no
-//! enforcement at all (`--cni none`).
+//! enforcement at all (`--cni none`). With a control plane (`--control-plane`)
+//! the world is also real API objects (`api`), changed through the API, and
+//! the enforcers run in controller mode, watching the API server.
 
+pub mod api;
 pub mod cleanup;
 mod enforcers;
+pub mod engines;
 pub mod plan;
 mod preflight;
 
@@ -11,6 +15,7 @@ pub use preflight::is_root;
 pub use world::snapshot;
 mod probing;
 mod process;
+mod third_party;
 pub mod topology;
 mod world;
 
@@ -33,6 +38,8 @@ pub enum Cni {
     Reference,
     /// Nothing: every cell connects; proves the probes see blocking.
     None,
+    /// A third-party engine on every node, watching the run's API server.
+    Engine(engines::Engine),
 }
 
 impl Cni {
@@ -40,6 +47,7 @@ impl Cni {
         match self {
             Cni::Reference => "reference",
             Cni::None => "none",
+            Cni::Engine(engine) => engine.name(),
         }
     }
 }
@@ -51,6 +59,8 @@ pub struct NetnsBackend {
     run_id: String,
     dir: RunDir,
     sctp: bool,
+    /// Start etcd and kube-apiserver with these, and keep the world in them.
+    control_plane: Option<crate::controlplane::Binaries>,
     /// The world, from the moment its plan is known (before the first
     /// namespace exists, so that a failure anywhere in `setup` is undone)
     /// until `teardown` removes it.
@@ -71,6 +81,8 @@ struct Ready {
     /// Set while the enforcers are killed on purpose (fault tests): snapshots
     /// are still written, but nobody acknowledges them.
     enforcers_down: bool,
+    /// The control plane and the world's API objects (`--control-plane`).
+    api: Option<api::ApiWorld>,
 }
 
 fn error(message: impl Into<String>) -> BackendError {
@@ -79,6 +91,10 @@ fn error(message: impl Into<String>) -> BackendError {
         message: message.into(),
         source: None,
     }
+}
+
+fn api_error(e: crate::backend::kube::DriverError) -> BackendError {
+    crate::backend::kube::backend_error("netns", e)
 }
 
 fn not_set_up() -> BackendError {
@@ -94,8 +110,28 @@ impl NetnsBackend {
             dir: RunDir::new(&run_id),
             run_id,
             sctp: netpol_probe::sctp_supported(),
+            control_plane: None,
             ready: None,
         }
+    }
+
+    /// With a control plane: etcd and kube-apiserver (these binaries) in a
+    /// namespace on the fabric, the world as API objects, changes through the
+    /// API, and with `Cni::Reference` the enforcers in controller mode.
+    pub fn with_control_plane(mut self, binaries: crate::controlplane::Binaries) -> NetnsBackend {
+        self.control_plane = Some(binaries);
+        self
+    }
+
+    /// Whether the enforcers watch an API server (controller mode).
+    fn controllers(&self) -> bool {
+        self.cni == Cni::Reference && self.control_plane.is_some()
+    }
+
+    /// The control plane's start times, once it runs.
+    pub fn control_plane_times(&self) -> Option<crate::controlplane::StartTimes> {
+        let api = self.ready.as_ref()?.api.as_ref()?;
+        Some(api.plane.start_times())
     }
 
     pub fn run_id(&self) -> &str {
@@ -212,12 +248,52 @@ impl NetnsBackend {
         Ok(())
     }
 
+    /// The control plane on this world's fabric, and the world in it.
+    async fn start_api(
+        &mut self,
+        model: &Model,
+        binaries: crate::controlplane::Binaries,
+    ) -> BackendResult<()> {
+        let protocols = self.capabilities().protocols;
+        let topology = self.ready()?.topology.clone();
+        let spec = api::spec(&self.dir.root, &topology, binaries);
+        let world = api::ApiWorld::start(&spec, &topology, model, &protocols)
+            .await
+            .map_err(|e| BackendError {
+                backend: "netns",
+                message: crate::error::chain(&e),
+                source: None,
+            })?;
+        let times = world.plane.start_times();
+        eprintln!(
+            "netpol: control plane ready in {:.1?} (prepare {:.1?}, etcd {:.1?}, kube-apiserver {:.1?}); \
+             the world as API objects in {:.1?}: {} namespaces, {} Nodes, {} pods bound to them, \
+             {} Services (no kube-proxy runs: probes go to pod IPs)",
+            times.total,
+            times.prepare,
+            times.etcd,
+            times.apiserver,
+            world.objects_took,
+            model.namespaces.len(),
+            topology.nodes.len(),
+            topology.pods.len(),
+            topology.pods.len(),
+        );
+        self.ready_mut()?.api = Some(world);
+        Ok(())
+    }
+
     /// Removes everything this run created; every step runs even when one fails.
     fn remove_all(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(mut ready) = self.ready.take() {
             for process in ready.agents.iter_mut().chain(ready.enforcers.iter_mut()) {
                 process.stop();
+            }
+            // The API server's objects go with it: no namespace deletion to
+            // wait for (no controller manager would ever finish it).
+            if let Some(mut api) = ready.api.take() {
+                problems.extend(api.plane.stop());
             }
             problems.extend(cleanup::delete_namespaces(&ready.topology.namespaces()));
         }
@@ -236,7 +312,11 @@ impl Backend for NetnsBackend {
     }
 
     fn cni(&self) -> CniInfo {
-        let version = (self.cni == Cni::Reference).then(|| env!("CARGO_PKG_VERSION").to_owned());
+        let version = match self.cni {
+            Cni::Reference => Some(env!("CARGO_PKG_VERSION").to_owned()),
+            Cni::Engine(engine) => Some(engine.version().to_owned()),
+            Cni::None => None,
+        };
         CniInfo {
             name: self.cni.name().into(),
             version,
@@ -251,6 +331,7 @@ impl Backend for NetnsBackend {
         // With nothing enforcing, the first observation is final: waiting cannot change it.
         let timeouts = match self.cni {
             Cni::Reference => Timeouts::NETNS,
+            Cni::Engine(_) => Timeouts::NETNS_ENGINE,
             Cni::None => Timeouts {
                 enforce: std::time::Duration::ZERO,
                 ..Timeouts::NETNS
@@ -265,7 +346,10 @@ impl Backend for NetnsBackend {
 
     fn cluster(&self) -> ClusterInfo {
         ClusterInfo {
-            kubernetes: None,
+            kubernetes: self
+                .control_plane
+                .as_ref()
+                .map(|_| crate::engines::KUBE_APISERVER.version.to_owned()),
             nodes: Some(topology::NODES as u32),
             kernel: preflight::kernel(),
         }
@@ -275,6 +359,20 @@ impl Backend for NetnsBackend {
         if self.ready.is_some() {
             return Err(error("setup twice: the world already exists"));
         }
+        // What the engine needs of the host is checked before anything exists.
+        if let Cni::Engine(engine) = self.cni {
+            engine.host_check().await.map_err(error)?;
+            if let Some(missing) = engines::missing_tools(engine.tools()) {
+                return Err(error(format!("--cni {}: {missing}", engine.name())));
+            }
+            Self::engine_binary(engine).await?;
+            if self.control_plane.is_none() {
+                return Err(error(format!(
+                    "--cni {} watches an API server: start the backend with its control plane",
+                    engine.name()
+                )));
+            }
+        }
         let tools = preflight::check(self.cni == Cni::Reference).map_err(error)?;
         std::fs::create_dir_all(&self.dir.root)
             .map_err(|e| error(format!("cannot create {}: {e}", self.dir.root.display())))?;
@@ -282,7 +380,11 @@ impl Backend for NetnsBackend {
             .map_err(|e| error(e.to_string()))?;
         let (probe_bin, enforcer_bin) =
             process::link_binaries(&self.netpol_exe, &self.dir.root.join("bin")).map_err(error)?;
-        let topology = Topology::plan(model, &self.run_id);
+        let shape = match self.cni {
+            Cni::Engine(engine) => engine.world(),
+            Cni::Reference | Cni::None => topology::WorldShape::default(),
+        };
+        let topology = Topology::plan_shaped(model, &self.run_id, shape);
         let mut addresses = Addresses::default();
         for pod in &topology.pods {
             addresses.ips.insert(
@@ -304,9 +406,18 @@ impl Backend for NetnsBackend {
             world,
             generation: 0,
             enforcers_down: false,
+            api: None,
         });
         self.build(&probe_bin).await?;
-        if self.cni == Cni::Reference {
+        if let Some(binaries) = self.control_plane.clone() {
+            self.start_api(model, binaries).await?;
+        }
+        if let Cni::Engine(engine) = self.cni {
+            self.start_engine(engine).await?;
+        } else if self.controllers() {
+            self.start_controllers(&enforcer_bin)?;
+            self.await_controllers().await?;
+        } else if self.cni == Cni::Reference {
             // The first snapshot exists before the enforcers start, so they never find no file.
             self.write_snapshot()?;
             self.start_enforcers(&enforcer_bin)?;
@@ -317,11 +428,15 @@ impl Backend for NetnsBackend {
 
     async fn reset(&mut self) -> BackendResult<()> {
         let ready = self.ready_mut()?;
-        if ready.world != ready.initial {
-            ready.world = ready.initial.clone();
-            self.publish().await?;
+        if ready.world == ready.initial {
+            return Ok(());
         }
-        Ok(())
+        ready.world = ready.initial.clone();
+        if let Some(api) = ready.api.as_mut() {
+            api.kube.reset().await.map_err(api_error)?;
+            return self.await_reset().await;
+        }
+        self.publish().await
     }
 
     async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
@@ -330,7 +445,35 @@ impl Backend for NetnsBackend {
             .iter()
             .try_for_each(|change| ready.world.apply(change))
             .map_err(error)?;
+        if let Some(api) = ready.api.as_mut() {
+            // The controllers watch the API: nobody acknowledges, the runner probes.
+            return api.change(changes).await.map_err(api_error);
+        }
         self.publish().await
+    }
+
+    fn written(&self) -> Option<std::time::Instant> {
+        self.ready.as_ref()?.api.as_ref()?.written
+    }
+
+    async fn admit(
+        &mut self,
+        policies: &[k8s_openapi::api::networking::v1::NetworkPolicy],
+    ) -> BackendResult<Vec<(usize, String)>> {
+        let Some(api) = self.ready.as_ref().and_then(|r| r.api.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let mut refused = Vec::new();
+        for (index, policy) in policies.iter().enumerate() {
+            match api.kube.driver.dry_run_policy(policy).await {
+                Ok(()) => {}
+                Err(e) => match e.rejection() {
+                    Some(message) => refused.push((index, message.to_owned())),
+                    None => return Err(api_error(e)),
+                },
+            }
+        }
+        Ok(refused)
     }
 
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {

@@ -5,7 +5,7 @@
 //! node namespace with their peer moved straight into a pod or the fabric, so
 //! the root network namespace is never touched.
 
-use super::topology::{BRIDGE, GATEWAY, NODE_FABRIC_IF, POD_IF, Topology};
+use super::topology::{BRIDGE, GATEWAY, Gateway, NODE_FABRIC_IF, POD_IF, Topology};
 
 /// One `ip` invocation (arguments after `ip`).
 pub type IpCommand = Vec<String>;
@@ -75,6 +75,19 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
     }
     let gateway = format!("{GATEWAY}/32");
     let gateway_ip = GATEWAY.to_string();
+    if topology.shape.gateway == Gateway::NodeLoopback {
+        for node in &topology.nodes {
+            out.push(cmd(&[
+                "-n",
+                &node.netns,
+                "addr",
+                "add",
+                &gateway,
+                "dev",
+                "lo",
+            ]));
+        }
+    }
     for pod in &topology.pods {
         let node = topology.nodes[pod.node].netns.as_str();
         let (pod_ns, host_if) = (pod.netns.as_str(), pod.host_if.as_str());
@@ -83,7 +96,9 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
             "-n", node, "link", "add", host_if, "type", "veth", "peer", "name", POD_IF, "netns",
             pod_ns,
         ]));
-        out.push(cmd(&["-n", node, "addr", "add", &gateway, "dev", host_if]));
+        if topology.shape.gateway == Gateway::HostVeth {
+            out.push(cmd(&["-n", node, "addr", "add", &gateway, "dev", host_if]));
+        }
         out.push(cmd(&["-n", node, "link", "set", host_if, "up"]));
         out.push(cmd(&["-n", node, "route", "add", &ip, "dev", host_if]));
         out.push(cmd(&["-n", pod_ns, "addr", "add", &ip, "dev", POD_IF]));
@@ -156,6 +171,39 @@ mod tests {
             let scoped = command[0] == "netns"
                 || (command[0] == "-n" && command[1].starts_with("netpol-0000a0-"));
             assert!(scoped, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn with_the_gateway_on_the_nodes_loopback_no_host_veth_has_an_address() {
+        let shape = super::super::topology::WorldShape {
+            host_if: super::super::topology::HostIfNaming::Calico,
+            gateway: Gateway::NodeLoopback,
+        };
+        let topology = Topology::plan_shaped(&Model::default(), "0000a0", shape);
+        let commands = build(&topology);
+        let addresses: Vec<&IpCommand> = commands
+            .iter()
+            .filter(|c| c.get(2).is_some_and(|w| w == "addr"))
+            .collect();
+        for pod in &topology.pods {
+            assert!(
+                !addresses.iter().any(|c| c.last() == Some(&pod.host_if)),
+                "{} has an address",
+                pod.host_if
+            );
+        }
+        for node in &topology.nodes {
+            let on_lo = [
+                "-n",
+                &node.netns,
+                "addr",
+                "add",
+                "169.254.1.1/32",
+                "dev",
+                "lo",
+            ];
+            assert!(commands.iter().any(|c| c == &on_lo), "{}", node.netns);
         }
     }
 

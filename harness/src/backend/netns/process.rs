@@ -114,7 +114,7 @@ fn dying(pid: u32) -> bool {
 }
 
 /// The last line a child logged, for error messages.
-fn tail(log: &Path) -> String {
+pub(super) fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     text.lines().last().unwrap_or("no output").to_owned()
 }

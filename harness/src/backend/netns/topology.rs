@@ -27,9 +27,44 @@ pub const NODE_FABRIC_IF: &str = "fabric0";
 pub const POD_IF: &str = "eth0";
 pub const BRIDGE: &str = "br0";
 
+/// How the node-side veth of a pod is named.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostIfNaming {
+    /// `pod0`, `pod1`, … per node.
+    #[default]
+    Plain,
+    /// What Calico's CNI plugin names it: `cali` + the first 11 hex digits
+    /// of sha1("<namespace>.<pod>") (libcalico-go
+    /// lib/backend/k8s/conversion/workload_endpoint_default.go
+    /// `VethNameForWorkload`); Felix programs only interfaces named so.
+    Calico,
+}
+
+/// Where the node holds the pods' gateway address (169.254.1.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Gateway {
+    /// On every host veth (/32), so the node answers ARP on each.
+    #[default]
+    HostVeth,
+    /// On the node's `lo`: Felix removes every address from the interfaces
+    /// it manages (`cali*`), as in a Calico node whose workload interfaces
+    /// have none; the node still answers ARP for a local address on any
+    /// interface (arp_ignore=0), and Felix enables proxy ARP on them too.
+    NodeLoopback,
+}
+
+/// What the world must look like for an engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorldShape {
+    pub host_if: HostIfNaming,
+    pub gateway: Gateway,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topology {
     pub run_id: String,
+    /// What the policy engine needs the world to look like.
+    pub shape: WorldShape,
     pub fabric: String,
     pub nodes: Vec<NodePlan>,
     pub pods: Vec<PodPlan>,
@@ -61,6 +96,11 @@ impl Topology {
     /// Pods alternate between nodes in model order, so each namespace has pods
     /// on both nodes.
     pub fn plan(model: &Model, run_id: &str) -> Topology {
+        Topology::plan_shaped(model, run_id, WorldShape::default())
+    }
+
+    /// [`Topology::plan`] in the shape an engine needs.
+    pub fn plan_shaped(model: &Model, run_id: &str, shape: WorldShape) -> Topology {
         let nodes = (0..NODES)
             .map(|i| {
                 let n = i as u8 + 1;
@@ -90,13 +130,19 @@ impl Topology {
                         "{NETNS_PREFIX}{run_id}-{}-{}",
                         pod.id.namespace, pod.id.name
                     ),
-                    host_if: format!("pod{slot}"),
+                    host_if: match shape.host_if {
+                        HostIfNaming::Plain => format!("pod{slot}"),
+                        HostIfNaming::Calico => {
+                            super::engines::calico_veth_name(&pod.id.namespace, &pod.id.name)
+                        }
+                    },
                     ip: Ipv4Addr::new(net[0], net[1], net[2], FIRST_POD_HOST + slot),
                 }
             })
             .collect();
         Topology {
             run_id: run_id.to_owned(),
+            shape,
             fabric: format!("{NETNS_PREFIX}{run_id}-fabric"),
             nodes,
             pods,
@@ -175,5 +221,19 @@ mod tests {
         assert_eq!(run_id_of("netpol-"), None);
         assert_eq!(run_id_of("netpol-enf-test-42-a"), None, "not a run id");
         assert_eq!(run_id_of("netpol-AB12CD-x-a"), None);
+    }
+
+    #[test]
+    fn in_calicos_shape_host_veths_are_named_as_calicos_cni_plugin_names_them() {
+        let shape = WorldShape {
+            host_if: HostIfNaming::Calico,
+            gateway: Gateway::NodeLoopback,
+        };
+        let topology = Topology::plan_shaped(&Model::default(), "ab12cd", shape);
+        assert_eq!(topology.pods[0].host_if, "cali456b416f2bf", "x/a");
+        let names: std::collections::BTreeSet<&str> =
+            topology.pods.iter().map(|p| p.host_if.as_str()).collect();
+        assert_eq!(names.len(), topology.pods.len());
+        assert!(topology.pods.iter().all(|p| p.host_if.len() <= 15));
     }
 }
