@@ -3,15 +3,20 @@
 //! decided (so what was judged survives a stop at any point).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::time::Duration;
+
+// tokio's clock: the same as std's, and a paused test runtime can advance it.
+use tokio::time::Instant;
 
 use crate::backend::{Backend, BackendError, Capabilities};
 use crate::case::{Case, Expectation};
 use crate::error::chain;
 use crate::model::{Addresses, Model, Probe};
-use crate::probe::{Observed, ObservedTable};
+use crate::probe::{Matrix, Observed, ObservedTable};
+use crate::timeouts::Timeouts;
+use crate::truth::TruthTable;
 use crate::verdict::deviations::KnownDeviations;
-use crate::verdict::{CaseResult, Comparison, Failure, StepResult, Verdict};
+use crate::verdict::{CaseResult, Cell, Comparison, Failure, PodsDiffer, StepResult, Verdict};
 
 /// The reason of the cases after one whose world could not be reset.
 pub const NOT_RUN_UNRESET: &str = "not run: the world could not be reset";
@@ -55,8 +60,23 @@ pub async fn run_case<B: Backend>(
     model: &Model,
     addresses: &Addresses,
 ) -> CaseRun {
+    run_case_within(backend, case, model, addresses, None).await
+}
+
+/// `run_case`, each step given `enforce` (`--enforce-timeout`) instead of
+/// the backend's own deadline when it is `Some`.
+pub async fn run_case_within<B: Backend>(
+    backend: &mut B,
+    case: &Case,
+    model: &Model,
+    addresses: &Addresses,
+    enforce: Option<Duration>,
+) -> CaseRun {
     let started = Instant::now();
-    let capabilities = backend.capabilities();
+    let mut capabilities = backend.capabilities();
+    if let Some(deadline) = enforce {
+        capabilities.timeouts.enforce = deadline;
+    }
     if let Some(reason) = unsupported_reason(case, &capabilities) {
         return CaseRun {
             result: CaseResult::skipped(case, reason),
@@ -159,53 +179,75 @@ async fn run_step<B: Backend>(
         .probes
         .iter()
         .partition(|p| capabilities.protocols.contains(&p.protocol));
+    let deadline = capabilities.timeouts.enforce;
     let mut attempts = 0;
+    // Rounds in a row whose every judged cell connected, as with no policy.
+    let mut unchanged = 0;
     loop {
         attempts += 1;
-        let mut matrix = match backend.probe(&supported).await {
-            Ok(matrix) => matrix,
+        let paths = match backend.probe_paths(&supported).await {
+            Ok(paths) => paths,
             Err(error) => {
                 return failed(Failure::Backend, format!("step {index}: {}", chain(&error)));
             }
         };
-        for probe in &unsupported {
-            matrix.insert(
-                *probe,
-                ObservedTable::filled(model.pod_ids(), Observed::Unsupported),
-            );
-        }
-        let compared: Result<BTreeMap<Probe, Comparison>, _> = expected
-            .iter()
-            .map(|(probe, table)| {
-                let observed = matrix.remove(probe).unwrap_or_else(|| {
-                    ObservedTable::filled(
-                        model.pod_ids(),
-                        Observed::Error("the backend returned no result for this probe".into()),
-                    )
-                });
-                Comparison::new(*probe, table, &observed).map(|c| (*probe, c))
-            })
-            .collect();
-        let comparisons = match compared {
-            Ok(comparisons) => comparisons,
+        let divergences = paths.divergences();
+        let (first, service) = match (paths.pod, paths.service) {
+            (Some(pod), service) => (pod, service),
+            (None, Some(service)) => (service, None),
+            (None, None) => (Matrix::new(), None),
+        };
+        let judged = compare(&expected, first, &unsupported, model).and_then(|first| {
+            let service = service
+                .map(|m| compare(&expected, m, &unsupported, model))
+                .transpose()?;
+            Ok((first, service))
+        });
+        let (comparisons, service) = match judged {
+            Ok(judged) => judged,
             Err(error) => return failed(Failure::Backend, format!("step {index}: {error}")),
         };
-        let matched = comparisons.values().all(Comparison::matches);
+        let every = || std::iter::once(&comparisons).chain(service.as_ref());
+        let matched = every().all(|c| c.values().all(Comparison::matches));
+        unchanged = if every().all(|c| c.values().all(as_without_policy)) {
+            unchanged + 1
+        } else {
+            0
+        };
         let elapsed = changed.elapsed();
-        if matched || elapsed >= capabilities.timeouts.enforce {
+        let unenforced = !matched
+            && unchanged >= NO_POLICY_ROUNDS
+            && elapsed >= Timeouts::NO_POLICY_AFTER.min(deadline / 2);
+        if matched || unenforced || elapsed >= deadline {
             let (verdict, failure, reason) = if !matched {
-                let differing: Vec<_> = comparisons
-                    .values()
-                    .flat_map(Comparison::mismatches)
+                let differing: Vec<_> = every()
+                    .flat_map(|c| c.values().flat_map(Comparison::mismatches))
                     .collect();
                 let unobserved = differing.iter().filter(|m| !m.is_observation()).count();
                 let mut reason = format!(
                     "step {index}: {} cells differ after {attempts} attempts",
                     differing.len()
                 );
+                if service.is_some() {
+                    let on = |c: &BTreeMap<Probe, Comparison>| {
+                        c.values().map(|c| c.mismatches().len()).sum::<usize>()
+                    };
+                    reason.push_str(&format!(
+                        " ({} by pod IP, {} by Service)",
+                        on(&comparisons),
+                        service.as_ref().map_or(0, on)
+                    ));
+                }
                 if unobserved > 0 {
                     reason.push_str(&format!(
                         " ({unobserved} of them without an observation: the probe failed)"
+                    ));
+                }
+                if unenforced {
+                    reason.push_str(&format!(
+                        "; stopped after {:.1} s of {} s: {unchanged} rounds in a row saw every cell connected, as with no policy",
+                        elapsed.as_secs_f64(),
+                        deadline.as_secs()
                     ));
                 }
                 (Verdict::Failed, Some(Failure::Cells), Some(reason))
@@ -229,10 +271,59 @@ async fn run_step<B: Backend>(
                 attempts,
                 time_to_enforce: matched.then_some(elapsed),
                 comparisons,
+                service,
+                // The final round's only: earlier rounds may have raced the change.
+                divergences,
             };
         }
         tokio::time::sleep(capabilities.timeouts.poll).await;
     }
+}
+
+/// A step stops early, failed, once this many probing rounds in a row saw
+/// the no-policy matrix (every judged cell connected) where the expectation
+/// blocks something, and `Timeouts::NO_POLICY_AFTER` (or half the deadline,
+/// if shorter) has passed: a CNI that enforces nothing never changes it,
+/// while one that enforces shows a block within a round or two of starting to.
+pub const NO_POLICY_ROUNDS: u32 = 3;
+
+/// Whether every judged cell connected, as it does in a world without policy.
+fn as_without_policy(comparison: &Comparison) -> bool {
+    let pods = comparison.expected.pods().len();
+    (0..pods).all(|from| {
+        (0..pods).all(|to| {
+            comparison.cell(from, to) == Cell::Ignored
+                || *comparison.observed.get(from, to) == Observed::Connected
+        })
+    })
+}
+
+/// One path's matrix against the expectation, probe by probe (the protocols
+/// the backend cannot carry are filled in as unsupported).
+fn compare(
+    expected: &[(Probe, &TruthTable)],
+    mut matrix: Matrix,
+    unsupported: &[Probe],
+    model: &Model,
+) -> Result<BTreeMap<Probe, Comparison>, PodsDiffer> {
+    for probe in unsupported {
+        matrix.insert(
+            *probe,
+            ObservedTable::filled(model.pod_ids(), Observed::Unsupported),
+        );
+    }
+    expected
+        .iter()
+        .map(|(probe, table)| {
+            let observed = matrix.remove(probe).unwrap_or_else(|| {
+                ObservedTable::filled(
+                    model.pod_ids(),
+                    Observed::Error("the backend returned no result for this probe".into()),
+                )
+            });
+            Comparison::new(*probe, table, &observed).map(|c| (*probe, c))
+        })
+        .collect()
 }
 
 /// Why a run stopped judging before its last case.
@@ -253,6 +344,7 @@ pub struct Session<'a, B: Backend> {
     addresses: Option<Addresses>,
     results: Vec<CaseResult>,
     stopped: Option<Stopped>,
+    enforce: Option<Duration>,
 }
 
 impl<'a, B: Backend> Session<'a, B> {
@@ -268,7 +360,14 @@ impl<'a, B: Backend> Session<'a, B> {
             addresses: None,
             results: Vec::new(),
             stopped: None,
+            enforce: None,
         }
+    }
+
+    /// Gives every step `deadline` to be enforced instead of the backend's
+    /// own (`--enforce-timeout`).
+    pub fn enforce_within(&mut self, deadline: Duration) {
+        self.enforce = Some(deadline);
     }
 
     /// Builds the world every case starts from.
@@ -303,7 +402,7 @@ impl<'a, B: Backend> Session<'a, B> {
             return Err(NOT_RUN_UNRESET);
         }
         let addresses = self.addresses.as_ref().ok_or(NOT_RUN_NO_WORLD)?;
-        let run = run_case(self.backend, case, self.model, addresses).await;
+        let run = run_case_within(self.backend, case, self.model, addresses, self.enforce).await;
         if let Some(error) = run.unreset {
             self.stopped = Some(Stopped {
                 case: case.name.clone(),

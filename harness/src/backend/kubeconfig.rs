@@ -13,7 +13,7 @@ use super::kube::{
 };
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::model::{Addresses, Change, Model, Probe, Protocol};
-use crate::probe::Matrix;
+use crate::probe::{Matrix, Paths};
 use crate::timeouts::Timeouts;
 
 const NAME: &str = "kubeconfig";
@@ -137,11 +137,15 @@ impl KubeconfigBackend {
             Timeouts::POD_READY.as_secs()
         ));
         out.push_str(&format!(
-            "   3. run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets, no stdin)\n",
+            "   3. probe until every cell connects, as without policy ({}s; again after every case's reset)\n",
+            Timeouts::BASELINE.as_secs()
+        ));
+        out.push_str(&format!(
+            "   4. run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets, no stdin)\n",
             super::kube::exec::EXEC_ARGUMENT_BYTES
         ));
         out.push_str(&format!(
-            "   4. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
+            "   5. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
             names.selector(),
             Timeouts::NAMESPACE_GONE.as_secs()
         ));
@@ -219,17 +223,22 @@ impl Backend for KubeconfigBackend {
         let world = self
             .world
             .insert(KubeWorld::new(Driver::new(client, self.names()), options));
-        world
-            .setup(model)
-            .await
-            .map_err(|e| driver::backend_error(NAME, e))
+        let setup = async {
+            let addresses = world.setup(model).await?;
+            world.await_baseline(Timeouts::BASELINE).await?;
+            Ok(addresses)
+        };
+        setup.await.map_err(|e| driver::backend_error(NAME, e))
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
-        self.world()?
-            .reset()
-            .await
-            .map_err(|e| driver::backend_error(NAME, e))
+        let world = self.world()?;
+        let reset = async {
+            world.reset().await?;
+            world.await_baseline(Timeouts::BASELINE).await
+        };
+        reset.await.map_err(|e| driver::backend_error(NAME, e))?;
+        Ok(())
     }
 
     async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
@@ -242,6 +251,13 @@ impl Backend for KubeconfigBackend {
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
         self.world()?
             .probe(probes)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn probe_paths(&mut self, probes: &[Probe]) -> BackendResult<Paths> {
+        self.world()?
+            .probe_paths(probes)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }

@@ -20,7 +20,8 @@ use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, Cni
 use crate::cni::Cni;
 use crate::cni::versions::{KUBERNETES, PROBE_IMAGE};
 use crate::model::{Addresses, Change, Model, Probe};
-use crate::probe::Matrix;
+use crate::probe::{Matrix, Paths};
+use crate::timeouts::Timeouts;
 use cluster::Progress;
 use plan::KindPlan;
 use steps::{Action, Step};
@@ -178,11 +179,16 @@ impl KindBackend {
                 options,
             ));
             let setup = world.setup(model);
-            return phase(&step.title, async {
+            let addresses = phase(&step.title, async {
                 setup.await.map_err(|e| crate::error::chain(&e))
             })
-            .await
-            .map(Some);
+            .await?;
+            let baseline = world.await_baseline(Timeouts::BASELINE);
+            phase("the world without policy: every cell connects", async {
+                baseline.await.map_err(|e| crate::error::chain(&e))
+            })
+            .await?;
+            return Ok(Some(addresses));
         }
         let (plan, progress) = (&self.plan, &mut self.progress);
         phase(&step.title, cluster::execute(plan, &step.action, progress)).await?;
@@ -232,10 +238,13 @@ impl Backend for KindBackend {
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
-        self.world()?
-            .reset()
-            .await
-            .map_err(|e| driver::backend_error(NAME, e))
+        let world = self.world()?;
+        let reset = async {
+            world.reset().await?;
+            world.await_baseline(Timeouts::BASELINE).await
+        };
+        reset.await.map_err(|e| driver::backend_error(NAME, e))?;
+        Ok(())
     }
 
     async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
@@ -248,6 +257,13 @@ impl Backend for KindBackend {
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
         self.world()?
             .probe(probes)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn probe_paths(&mut self, probes: &[Probe]) -> BackendResult<Paths> {
+        self.world()?
+            .probe_paths(probes)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }
