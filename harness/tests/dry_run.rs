@@ -263,6 +263,24 @@ fn enforce_timeout_reaches_the_plan_and_the_dry_run_shows_it_beside_the_recipes(
         &[
             "run",
             "--backend",
+            "kubeconfig",
+            "--dry-run",
+            "--probe-image",
+            "r.example/netpol-probe:1",
+            "--enforce-timeout",
+            "500ms",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("enforce deadline: 0.5s per step (--enforce-timeout)\n"),
+        "{stdout}"
+    );
+    let output = netpol(
+        &[
+            "run",
+            "--backend",
             "kind",
             "--dry-run",
             "--enforce-timeout",

@@ -107,7 +107,7 @@ async fn a_baseline_never_seen_fails_naming_the_cells_that_did_not_connect() {
 }
 
 #[tokio::test]
-async fn setup_on_the_mocked_api_server_fails_clearly_when_every_exec_is_refused() {
+async fn setup_on_the_mocked_api_server_fails_clearly_when_no_exec_observes_anything() {
     let (client, handle) = mock();
     let names = Names::plain("abc123");
     let mut world = KubeWorld::new(Driver::new(client, names.clone()), options());
@@ -129,10 +129,7 @@ async fn setup_on_the_mocked_api_server_fails_clearly_when_every_exec_is_refused
         }
         execs
     });
-    bounded(world.setup(&Model::default()))
-        .await
-        .expect("the objects exist");
-    let error = bounded(world.await_baseline(Duration::from_secs(1)))
+    let error = bounded(world.setup_to_baseline(&Model::default(), Duration::from_secs(1)))
         .await
         .expect_err("no cell was observed");
     let text = error.to_string();

@@ -70,6 +70,8 @@ pub struct Target {
     /// What the results call the cluster's CNI (`--cni`, or `unknown`).
     pub cni: String,
     pub run_id: String,
+    /// `--enforce-timeout`: each step's enforce deadline instead of the cluster's 60 s.
+    pub enforce: Option<std::time::Duration>,
 }
 
 pub struct KubeconfigBackend {
@@ -105,6 +107,19 @@ impl KubeconfigBackend {
             self.target.cni,
             self.target.probe_image,
             names.selector(),
+        );
+        let enforce = self.capabilities().timeouts.enforce;
+        out.insert_str(
+            out.find("\nobjects").unwrap_or(out.len()),
+            &format!(
+                "enforce deadline: {}s per step{}\n",
+                enforce.as_secs_f64(),
+                if self.target.enforce.is_some() {
+                    " (--enforce-timeout)"
+                } else {
+                    ""
+                }
+            ),
         );
         out.push_str(&format!(
             "  probe pods meet {}\n",
@@ -192,7 +207,10 @@ impl Backend for KubeconfigBackend {
         Capabilities {
             protocols: vec![Protocol::Tcp, Protocol::Udp],
             ipv6: false,
-            timeouts: Timeouts::CLUSTER,
+            timeouts: Timeouts {
+                enforce: self.target.enforce.unwrap_or(Timeouts::CLUSTER.enforce),
+                ..Timeouts::CLUSTER
+            },
         }
     }
 
@@ -223,22 +241,17 @@ impl Backend for KubeconfigBackend {
         let world = self
             .world
             .insert(KubeWorld::new(Driver::new(client, self.names()), options));
-        let setup = async {
-            let addresses = world.setup(model).await?;
-            world.await_baseline(Timeouts::BASELINE).await?;
-            Ok(addresses)
-        };
-        setup.await.map_err(|e| driver::backend_error(NAME, e))
+        world
+            .setup_to_baseline(model, Timeouts::BASELINE)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
-        let world = self.world()?;
-        let reset = async {
-            world.reset().await?;
-            world.await_baseline(Timeouts::BASELINE).await
-        };
-        reset.await.map_err(|e| driver::backend_error(NAME, e))?;
-        Ok(())
+        self.world()?
+            .reset_to_baseline(Timeouts::BASELINE)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
     }
 
     async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {

@@ -214,6 +214,7 @@ pub(super) fn prepare(
                 via,
                 cni: args.cni.map_or_else(|| "unknown".to_owned(), name),
                 run_id,
+                enforce: args.enforce_timeout,
             });
             if cluster.dry_run {
                 return Ok(Prepared::Plan(

@@ -227,10 +227,25 @@ async fn with_both_paths_a_cell_passes_only_if_both_match_and_the_divergences_ar
         assert_eq!(mismatches(&step["probes"]), by_pod);
         assert_eq!(mismatches(&step["service_probes"]), by_service);
         // The HTML report and the terminal show them too.
+        let results: Results = serde_json::from_value(json).expect("the results read back");
+        let junit = crate::report::junit::report(&results)
+            .to_string()
+            .expect("JUnit XML");
+        let failing = if pod_open {
+            "tcp/80:"
+        } else {
+            "tcp/80 by Service:"
+        };
+        assert!(
+            junit.contains(&format!(
+                "48 cells differ: x/a → x/b {failing} expected blocked"
+            )),
+            "JUnit names the failing path's cells: {junit}"
+        );
         let run = crate::report::runs::Run {
             label: "two-paths".into(),
             path: "results.json".into(),
-            results: serde_json::from_value(json).expect("the results read back"),
+            results,
         };
         let page = crate::report::html::page(&[run]);
         assert!(

@@ -178,17 +178,12 @@ impl KindBackend {
                 Driver::new(client, self.plan.names.clone()),
                 options,
             ));
-            let setup = world.setup(model);
-            let addresses = phase(&step.title, async {
+            let setup = world.setup_to_baseline(model, Timeouts::BASELINE);
+            return phase(&step.title, async {
                 setup.await.map_err(|e| crate::error::chain(&e))
             })
-            .await?;
-            let baseline = world.await_baseline(Timeouts::BASELINE);
-            phase("the world without policy: every cell connects", async {
-                baseline.await.map_err(|e| crate::error::chain(&e))
-            })
-            .await?;
-            return Ok(Some(addresses));
+            .await
+            .map(Some);
         }
         let (plan, progress) = (&self.plan, &mut self.progress);
         phase(&step.title, cluster::execute(plan, &step.action, progress)).await?;
@@ -238,13 +233,10 @@ impl Backend for KindBackend {
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
-        let world = self.world()?;
-        let reset = async {
-            world.reset().await?;
-            world.await_baseline(Timeouts::BASELINE).await
-        };
-        reset.await.map_err(|e| driver::backend_error(NAME, e))?;
-        Ok(())
+        self.world()?
+            .reset_to_baseline(Timeouts::BASELINE)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
     }
 
     async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {

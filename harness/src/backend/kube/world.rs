@@ -201,6 +201,27 @@ impl KubeWorld {
         Ok(())
     }
 
+    /// `setup`, then `await_baseline`: the world both cluster backends judge on.
+    pub async fn setup_to_baseline(
+        &mut self,
+        model: &Model,
+        within: std::time::Duration,
+    ) -> Result<Addresses, DriverError> {
+        let addresses = self.setup(model).await?;
+        self.await_baseline(within).await?;
+        Ok(addresses)
+    }
+
+    /// `reset`, then `await_baseline`: the CNI has removed the case's rules.
+    pub async fn reset_to_baseline(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Result<(), DriverError> {
+        self.reset().await?;
+        self.await_baseline(within).await?;
+        Ok(())
+    }
+
     /// Probes until the world without policy is seen: every cell connected
     /// on every path, on each protocol the world carries (both served
     /// ports). Called after setup and after every reset.
