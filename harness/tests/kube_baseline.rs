@@ -141,3 +141,40 @@ async fn setup_on_the_mocked_api_server_fails_clearly_when_no_exec_observes_anyt
     // Rounds at 0, 0.5 and 1 s (the cluster's poll), one exec per source pod each.
     assert!(execs >= 18 && execs % 9 == 0, "{execs} execs");
 }
+
+#[tokio::test]
+async fn a_reset_whose_baseline_is_never_seen_fails_so_the_next_case_is_not_judged_on_old_rules() {
+    let (client, handle) = mock();
+    let names = Names::plain("abc123");
+    let mut world = KubeWorld::new(Driver::new(client, names.clone()), options());
+    let server = tokio::spawn(async move {
+        let mut handle = pin!(handle);
+        serve_setup(&mut handle, &names).await;
+        // Nothing changed, so the reset itself sends nothing: every request
+        // after setup is a probe, and each exec is refused.
+        let mut execs = 0;
+        while let Some((request, send)) = handle.next_request().await {
+            assert!(request.uri().path().ends_with("/exec"), "{}", request.uri());
+            execs += 1;
+            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": "pods/exec is forbidden", "reason": "Forbidden", "code": 403});
+            send.send_response(
+                Response::builder()
+                    .status(403)
+                    .body(Body::from(serde_json::to_vec(&status).unwrap()))
+                    .unwrap(),
+            );
+        }
+        execs
+    });
+    bounded(world.setup(&Model::default()))
+        .await
+        .expect("the objects exist");
+    let error = bounded(world.reset_to_baseline(Duration::from_millis(100)))
+        .await
+        .expect_err("the baseline is never seen");
+    assert!(matches!(error, DriverError::NoBaseline { .. }), "{error}");
+    drop(world);
+    let execs = bounded(server).await.expect("the mock ran");
+    assert!(execs >= 9 && execs % 9 == 0, "{execs} execs");
+}
