@@ -131,6 +131,104 @@ impl ObservedTable {
 /// Everything one probing round saw.
 pub type Matrix = BTreeMap<Probe, ObservedTable>;
 
+/// One cell where the pod-IP and Service paths disagreed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    pub from: PodId,
+    pub to: PodId,
+    pub probe: Probe,
+    pub pod: Observed,
+    pub service: Observed,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} → {} {}: pod IP {}, Service {}",
+            self.from,
+            self.to,
+            self.probe,
+            self.pod.detail(),
+            self.service.detail()
+        )
+    }
+}
+
+/// What one probing round saw, path by path: the pod-IP matrix and the
+/// Service matrix, whichever were probed. Kept apart so the verdict can
+/// judge each path against the expectation. A backend that dials one
+/// address per pod (the oracle, netns) has only `pod`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub pod: Option<Matrix>,
+    pub service: Option<Matrix>,
+}
+
+impl Paths {
+    /// Every cell (but a pod to itself) where both paths were probed and
+    /// reached a different verdict.
+    pub fn divergences(&self) -> Vec<Divergence> {
+        let (Some(by_pod), Some(by_service)) = (&self.pod, &self.service) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (probe, table) in by_pod {
+            let Some(service) = by_service.get(probe) else {
+                continue;
+            };
+            let pods = table.pods();
+            for from in 0..pods.len() {
+                for to in (0..pods.len()).filter(|&to| to != from) {
+                    let (p, s) = (table.get(from, to), service.get(from, to));
+                    if p.reach() != s.reach() {
+                        out.push(Divergence {
+                            from: pods[from].clone(),
+                            to: pods[to].clone(),
+                            probe: *probe,
+                            pod: p.clone(),
+                            service: s.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// One matrix, for a runner that judges one: where both paths were
+    /// probed and disagree, the cell is an error naming both results, so it
+    /// fails whichever the expectation (one of the two paths contradicts
+    /// it) and is shown as what it is, never as the Service result alone.
+    pub fn merged(self) -> Matrix {
+        let divergences = self.divergences();
+        let Some(mut matrix) = self.pod.or(self.service) else {
+            return Matrix::new();
+        };
+        for d in divergences {
+            if let Some(table) = matrix.get_mut(&d.probe) {
+                let pods = table.pods().to_vec();
+                let (Some(from), Some(to)) = (
+                    pods.iter().position(|p| *p == d.from),
+                    pods.iter().position(|p| *p == d.to),
+                ) else {
+                    continue;
+                };
+                table.set(
+                    from,
+                    to,
+                    Observed::Error(format!(
+                        "paths differ: pod IP {}, Service {}",
+                        d.pod.detail(),
+                        d.service.detail()
+                    )),
+                );
+            }
+        }
+        matrix
+    }
+}
+
 /// The agent's result for one target, as the harness reads it: one
 /// conversion from the agent's own type, shared by every backend.
 impl From<netpol_probe::Observation> for Observed {

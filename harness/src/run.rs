@@ -2,16 +2,22 @@
 //! judges one case after another on one world, keeping every result as it is
 //! decided (so what was judged survives a stop at any point).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+mod step;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+// tokio's clock: the same as std's, and a paused test runtime can advance it.
+use tokio::time::Instant;
 
 use crate::backend::{Backend, BackendError, Capabilities};
-use crate::case::{Case, Expectation};
+use crate::case::Case;
 use crate::error::chain;
 use crate::model::{Addresses, Model, Probe};
-use crate::probe::{Observed, ObservedTable};
 use crate::verdict::deviations::KnownDeviations;
-use crate::verdict::{CaseResult, Comparison, Failure, StepResult, Verdict};
+use crate::verdict::{CaseResult, Failure, StepResult, Verdict};
+pub use step::NO_POLICY_ROUNDS;
+use step::run_step;
 
 /// The reason of the cases after one whose world could not be reset.
 pub const NOT_RUN_UNRESET: &str = "not run: the world could not be reset";
@@ -55,8 +61,23 @@ pub async fn run_case<B: Backend>(
     model: &Model,
     addresses: &Addresses,
 ) -> CaseRun {
+    run_case_within(backend, case, model, addresses, None).await
+}
+
+/// `run_case`, each step given `enforce` (`--enforce-timeout`) instead of
+/// the backend's own deadline when it is `Some`.
+pub async fn run_case_within<B: Backend>(
+    backend: &mut B,
+    case: &Case,
+    model: &Model,
+    addresses: &Addresses,
+    enforce: Option<Duration>,
+) -> CaseRun {
     let started = Instant::now();
-    let capabilities = backend.capabilities();
+    let mut capabilities = backend.capabilities();
+    if let Some(deadline) = enforce {
+        capabilities.timeouts.enforce = deadline;
+    }
     if let Some(reason) = unsupported_reason(case, &capabilities) {
         return CaseRun {
             result: CaseResult::skipped(case, reason),
@@ -106,140 +127,6 @@ pub async fn run_case<B: Backend>(
     }
 }
 
-async fn run_step<B: Backend>(
-    backend: &mut B,
-    case: &Case,
-    index: usize,
-    model: &Model,
-    addresses: &Addresses,
-    capabilities: &Capabilities,
-) -> StepResult {
-    let step = &case.steps[index];
-    let failed = |failure, reason: String| StepResult::failed(index, failure, reason);
-    let tables = match &step.expect {
-        Expectation::Tables(tables) => tables,
-        Expectation::Oracle => {
-            return failed(
-                Failure::Case,
-                format!(
-                    "step {index} expects the oracle's matrix (`expect: oracle`): run it with --differential"
-                ),
-            );
-        }
-    };
-    let mut expected = Vec::with_capacity(case.probes.len());
-    for probe in &case.probes {
-        match tables.get(probe) {
-            Some(table) => expected.push((*probe, table)),
-            None => {
-                return failed(
-                    Failure::Case,
-                    format!("step {index} has no expectation for {probe}, which the case probes"),
-                );
-            }
-        }
-    }
-    // Time to enforce counts from the first write, as a user would time it.
-    let changed = Instant::now();
-    let changes: Result<Vec<_>, String> = step
-        .actions
-        .iter()
-        .map(|a| a.resolve(model, addresses))
-        .collect();
-    let changes = match changes {
-        Ok(changes) => changes,
-        Err(reason) => return failed(Failure::Case, format!("step {index}: {reason}")),
-    };
-    if !changes.is_empty()
-        && let Err(error) = backend.change(&changes).await
-    {
-        return failed(Failure::Backend, format!("step {index}: {}", chain(&error)));
-    }
-    // Through an API server, from its answer to the last write (see `Backend::written`).
-    let changed = match backend.written() {
-        Some(written) if !changes.is_empty() => written,
-        _ => changed,
-    };
-    let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = case
-        .probes
-        .iter()
-        .partition(|p| capabilities.protocols.contains(&p.protocol));
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let mut matrix = match backend.probe(&supported).await {
-            Ok(matrix) => matrix,
-            Err(error) => {
-                return failed(Failure::Backend, format!("step {index}: {}", chain(&error)));
-            }
-        };
-        for probe in &unsupported {
-            matrix.insert(
-                *probe,
-                ObservedTable::filled(model.pod_ids(), Observed::Unsupported),
-            );
-        }
-        let compared: Result<BTreeMap<Probe, Comparison>, _> = expected
-            .iter()
-            .map(|(probe, table)| {
-                let observed = matrix.remove(probe).unwrap_or_else(|| {
-                    ObservedTable::filled(
-                        model.pod_ids(),
-                        Observed::Error("the backend returned no result for this probe".into()),
-                    )
-                });
-                Comparison::new(*probe, table, &observed).map(|c| (*probe, c))
-            })
-            .collect();
-        let comparisons = match compared {
-            Ok(comparisons) => comparisons,
-            Err(error) => return failed(Failure::Backend, format!("step {index}: {error}")),
-        };
-        let matched = comparisons.values().all(Comparison::matches);
-        let elapsed = changed.elapsed();
-        if matched || elapsed >= capabilities.timeouts.enforce {
-            let (verdict, failure, reason) = if !matched {
-                let differing: Vec<_> = comparisons
-                    .values()
-                    .flat_map(Comparison::mismatches)
-                    .collect();
-                let unobserved = differing.iter().filter(|m| !m.is_observation()).count();
-                let mut reason = format!(
-                    "step {index}: {} cells differ after {attempts} attempts",
-                    differing.len()
-                );
-                if unobserved > 0 {
-                    reason.push_str(&format!(
-                        " ({unobserved} of them without an observation: the probe failed)"
-                    ));
-                }
-                (Verdict::Failed, Some(Failure::Cells), Some(reason))
-            } else if !unsupported.is_empty() {
-                (
-                    Verdict::Skipped,
-                    None,
-                    Some(format!(
-                        "{} unsupported by backend",
-                        protocol_names(&unsupported)
-                    )),
-                )
-            } else {
-                (Verdict::Passed, None, None)
-            };
-            return StepResult {
-                index,
-                verdict,
-                reason,
-                failure,
-                attempts,
-                time_to_enforce: matched.then_some(elapsed),
-                comparisons,
-            };
-        }
-        tokio::time::sleep(capabilities.timeouts.poll).await;
-    }
-}
-
 /// Why a run stopped judging before its last case.
 #[derive(Debug, thiserror::Error)]
 #[error("the world could not be reset after case `{case}`, so the cases after it were not run")]
@@ -258,6 +145,7 @@ pub struct Session<'a, B: Backend> {
     addresses: Option<Addresses>,
     results: Vec<CaseResult>,
     stopped: Option<Stopped>,
+    enforce: Option<Duration>,
 }
 
 impl<'a, B: Backend> Session<'a, B> {
@@ -273,7 +161,14 @@ impl<'a, B: Backend> Session<'a, B> {
             addresses: None,
             results: Vec::new(),
             stopped: None,
+            enforce: None,
         }
+    }
+
+    /// Gives every step `deadline` to be enforced instead of the backend's
+    /// own (`--enforce-timeout`).
+    pub fn enforce_within(&mut self, deadline: Duration) {
+        self.enforce = Some(deadline);
     }
 
     /// Builds the world every case starts from.
@@ -347,7 +242,7 @@ impl<'a, B: Backend> Session<'a, B> {
             return Err(NOT_RUN_UNRESET);
         }
         let addresses = self.addresses.as_ref().ok_or(NOT_RUN_NO_WORLD)?;
-        let run = run_case(self.backend, case, self.model, addresses).await;
+        let run = run_case_within(self.backend, case, self.model, addresses, self.enforce).await;
         if let Some(error) = run.unreset {
             self.stopped = Some(Stopped {
                 case: case.name.clone(),

@@ -55,6 +55,19 @@ impl Timeouts {
         probe: Duration::from_secs(2),
     };
 
+    /// How long a step waits at least before stopping early, failed, when
+    /// the probes keep seeing the no-policy matrix (`run::NO_POLICY_ROUNDS`;
+    /// half the enforce deadline when that is shorter). Enforcing CNIs on
+    /// kind program a policy within a few seconds of its write (Calico,
+    /// Cilium, Antrea, kube-router: 1-5 s); twice the slowest of those
+    /// still ends a step on a CNI that enforces nothing well before 60 s.
+    pub const NO_POLICY_AFTER: Duration = Duration::from_secs(10);
+    /// The cluster backends, after setup and after every reset: how long
+    /// the world without policy may take to show every cell connected
+    /// before the backend fails (a datapath not up yet, or the previous
+    /// case's rules still in force, would be judged otherwise).
+    pub const BASELINE: Duration = Duration::from_secs(60);
+
     /// One `ip` command of the netns backend (they take milliseconds).
     pub const NETNS_COMMAND: Duration = Duration::from_secs(10);
     /// A probe agent's ready line, or an enforcer's acknowledgement of a snapshot.

@@ -225,3 +225,72 @@ fn a_cni_that_enforces_nothing_gets_a_short_enforce_deadline_and_the_plan_says_s
     );
     assert!(render(Cni::Calico).contains("enforce deadline: 60s per step"));
 }
+
+#[test]
+fn enforce_timeout_reaches_the_plan_and_the_dry_run_shows_it_beside_the_recipes() {
+    let output = netpol(
+        &[
+            "run",
+            "--backend",
+            "kind",
+            "--cni",
+            "calico",
+            "--dry-run",
+            "--enforce-timeout",
+            "20s",
+        ],
+        Some(""),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout.contains("enforce deadline: 20s per step (--enforce-timeout; the recipe's is 60s)"),
+        "{stdout}"
+    );
+    let output = netpol(
+        &["run", "--backend", "kind", "--cni", "flannel", "--dry-run"],
+        Some(""),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("enforce deadline: 5s per step, not the cluster's 60s")
+            && stdout.contains(
+                "early stop: a step fails once 3 probing rounds in a row saw every cell connected"
+            ),
+        "{stdout}"
+    );
+    let output = netpol(
+        &[
+            "run",
+            "--backend",
+            "kubeconfig",
+            "--dry-run",
+            "--probe-image",
+            "r.example/netpol-probe:1",
+            "--enforce-timeout",
+            "500ms",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("enforce deadline: 0.5s per step (--enforce-timeout)\n"),
+        "{stdout}"
+    );
+    let output = netpol(
+        &[
+            "run",
+            "--backend",
+            "kind",
+            "--dry-run",
+            "--enforce-timeout",
+            "soon",
+        ],
+        Some(""),
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("`soon` is not a duration"),
+        "{output:?}"
+    );
+}

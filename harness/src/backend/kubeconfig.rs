@@ -13,7 +13,7 @@ use super::kube::{
 };
 use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::model::{Addresses, Change, Model, Probe, Protocol};
-use crate::probe::Matrix;
+use crate::probe::{Matrix, Paths};
 use crate::timeouts::Timeouts;
 
 const NAME: &str = "kubeconfig";
@@ -70,6 +70,8 @@ pub struct Target {
     /// What the results call the cluster's CNI (`--cni`, or `unknown`).
     pub cni: String,
     pub run_id: String,
+    /// `--enforce-timeout`: each step's enforce deadline instead of the cluster's 60 s.
+    pub enforce: Option<std::time::Duration>,
 }
 
 pub struct KubeconfigBackend {
@@ -106,6 +108,19 @@ impl KubeconfigBackend {
             self.target.probe_image,
             names.selector(),
         );
+        let enforce = self.capabilities().timeouts.enforce;
+        out.insert_str(
+            out.find("\nobjects").unwrap_or(out.len()),
+            &format!(
+                "enforce deadline: {}s per step{}\n",
+                enforce.as_secs_f64(),
+                if self.target.enforce.is_some() {
+                    " (--enforce-timeout)"
+                } else {
+                    ""
+                }
+            ),
+        );
         out.push_str(&format!(
             "  probe pods meet {}\n",
             super::kube::objects::POD_SECURITY
@@ -137,11 +152,15 @@ impl KubeconfigBackend {
             Timeouts::POD_READY.as_secs()
         ));
         out.push_str(&format!(
-            "   3. run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets, no stdin)\n",
+            "   3. probe until every cell connects, as without policy ({}s; again after every case's reset)\n",
+            Timeouts::BASELINE.as_secs()
+        ));
+        out.push_str(&format!(
+            "   4. run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets, no stdin)\n",
             super::kube::exec::EXEC_ARGUMENT_BYTES
         ));
         out.push_str(&format!(
-            "   4. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
+            "   5. delete the namespaces labelled {} (and nothing else), and wait until they are gone ({}s)\n",
             names.selector(),
             Timeouts::NAMESPACE_GONE.as_secs()
         ));
@@ -188,7 +207,10 @@ impl Backend for KubeconfigBackend {
         Capabilities {
             protocols: vec![Protocol::Tcp, Protocol::Udp],
             ipv6: false,
-            timeouts: Timeouts::CLUSTER,
+            timeouts: Timeouts {
+                enforce: self.target.enforce.unwrap_or(Timeouts::CLUSTER.enforce),
+                ..Timeouts::CLUSTER
+            },
         }
     }
 
@@ -220,14 +242,14 @@ impl Backend for KubeconfigBackend {
             .world
             .insert(KubeWorld::new(Driver::new(client, self.names()), options));
         world
-            .setup(model)
+            .setup_to_baseline(model, Timeouts::BASELINE)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }
 
     async fn reset(&mut self) -> BackendResult<()> {
         self.world()?
-            .reset()
+            .reset_to_baseline(Timeouts::BASELINE)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }
@@ -242,6 +264,13 @@ impl Backend for KubeconfigBackend {
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
         self.world()?
             .probe(probes)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn probe_paths(&mut self, probes: &[Probe]) -> BackendResult<Paths> {
+        self.world()?
+            .probe_paths(probes)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }

@@ -13,7 +13,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Addresses, Change, Model, Probe, Protocol};
-use crate::probe::Matrix;
+use crate::probe::{Matrix, Paths};
 use crate::timeouts::Timeouts;
 
 /// What a backend can do; the runner marks the rest `unsupported` before probing.
@@ -99,6 +99,21 @@ pub trait Backend: Send {
     }
     /// Probes every pod to every pod on each probe, all supported by the backend.
     fn probe(&mut self, probes: &[Probe]) -> impl Future<Output = BackendResult<Matrix>> + Send;
+    /// Probes as `probe` does, each path a pod is dialled by kept as its
+    /// own matrix, for the runner to judge each against the expectation. A
+    /// backend that dials only the pods' own addresses has one path, `pod`
+    /// (this default); the cluster backends with `--probe-via both` have two.
+    fn probe_paths(
+        &mut self,
+        probes: &[Probe],
+    ) -> impl Future<Output = BackendResult<Paths>> + Send {
+        async move {
+            Ok(Paths {
+                pod: Some(self.probe(probes).await?),
+                service: None,
+            })
+        }
+    }
     /// Removes everything the backend created.
     fn teardown(&mut self) -> impl Future<Output = BackendResult<()>> + Send;
 }

@@ -64,7 +64,7 @@ impl clap::ValueEnum for ProbeVia {
                 PossibleValue::new("service").help("The destination pod's Service ClusterIP")
             }
             ProbeVia::Both => PossibleValue::new("both").help(
-                "Both, each path its own matrix; a cell where they differ is an error naming both results",
+                "Both, each path judged: a cell passes only if it matches on both; where they differ is in the results",
             ),
         })
     }
@@ -191,13 +191,14 @@ pub(super) fn prepare(
     let via = cluster.probe_via.unwrap_or_default();
     match args.backend {
         BackendName::Kind => {
-            let plan = kind::plan_for(&KindOptions {
+            let mut plan = kind::plan_for(&KindOptions {
                 cni: kind_cni(args.cni)?,
                 cluster_name: cluster.cluster_name.clone(),
                 keep: cluster.keep,
                 via,
                 run_id,
             });
+            plan.enforce = args.enforce_timeout;
             let workspace = workspace(cluster.workspace.as_deref());
             if cluster.dry_run {
                 return Ok(Prepared::Plan(
@@ -239,6 +240,7 @@ pub(super) fn prepare(
                 via,
                 cni: args.cni.map_or_else(|| "unknown".to_owned(), name),
                 run_id,
+                enforce: args.enforce_timeout,
             });
             if cluster.dry_run {
                 return Ok(Prepared::Plan(

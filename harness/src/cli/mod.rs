@@ -159,6 +159,27 @@ pub struct RunArgs {
     /// in controller mode, watching that API server.
     #[arg(long)]
     pub control_plane: bool,
+    /// How long each step's changes may take to be enforced before it fails
+    /// (`30`, `2.5s`, `500ms`; default: the backend's, netns 10 s, a cluster
+    /// 60 s, a kind CNI that enforces nothing 5 s).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub enforce_timeout: Option<std::time::Duration>,
+}
+
+/// A duration in seconds (`30`, `2.5`, `2.5s`) or milliseconds (`500ms`).
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 1e-3),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|n| std::time::Duration::try_from_secs_f64(n * scale).ok())
+        .ok_or_else(|| {
+            format!("`{text}` is not a duration: seconds (`30`, `2.5s`) or milliseconds (`500ms`)")
+        })
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! `netpol run`: cases on a backend, with progress, failures, the results
 //! file and the summary line.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -93,6 +94,9 @@ pub fn run(args: RunArgs) -> Result<u8, RunError> {
     }
 }
 
+/// The reason of the cases a signal kept from being judged.
+pub const NOT_RUN_INTERRUPTED: &str = "not run: the run was interrupted";
+
 /// How the judging part of a run ended.
 enum Ended {
     /// Every case was judged (or recorded as not run after the world broke).
@@ -109,11 +113,23 @@ enum Ended {
 /// and still remove everything the backend created. The results, JUnit and
 /// the summary are written before any cleanup problem is reported.
 async fn run_on<B: Backend>(
+    backend: B,
+    args: &RunArgs,
+    cases: &[Case],
+    excluded: &[Case],
+    model: &Model,
+) -> Result<u8, RunError> {
+    run_until(backend, args, cases, excluded, model, interrupted()).await
+}
+
+/// `run_on`, stopped as by a signal when `signal` resolves (tests stop it so).
+async fn run_until<B: Backend>(
     mut backend: B,
     args: &RunArgs,
     cases: &[Case],
     excluded: &[Case],
     model: &Model,
+    signal: impl std::future::Future<Output = &'static str>,
 ) -> Result<u8, RunError> {
     // Before the world is built: bad input means nothing is judged.
     let deviations = match &args.known_deviations {
@@ -134,24 +150,34 @@ async fn run_on<B: Backend>(
     let started = SystemTime::now();
     let clock = Instant::now();
     let mut session = Session::new(&mut backend, model, deviations.as_ref());
+    if let Some(deadline) = args.enforce_timeout {
+        session.enforce_within(deadline);
+    }
     let ended = tokio::select! {
         judged = judge_all(&mut session, cases, verbosity, args.differential) => match judged {
             Ok(()) => Ended::Judged,
             Err(Unjudged::NoWorld(error)) => Ended::NoWorld(error),
             Err(Unjudged::Refused(refusals)) => Ended::Refused(refusals),
         },
-        signal = interrupted() => Ended::Interrupted(signal),
+        signal = signal => Ended::Interrupted(signal),
     };
     // Whatever was judged before the end is kept, even on a signal.
     let (mut results, stopped) = session.finish();
     let teardown = backend.teardown().await;
     let left = teardown.as_ref().err().map(|e| chain(e));
     let cleanup = teardown.err().map(|e| RunError::Cleanup(Box::new(e)));
-    match ended {
+    let interrupted = match ended {
         Ended::Interrupted(signal) => {
-            eprintln!("netpol: {signal}: removed what the run created");
-            cleanup_line(&cleanup);
-            return Ok(exit::INTERRUPTED);
+            // The cases judged so far are kept; the one being judged and
+            // those after it say why they have no verdict.
+            let judged: BTreeSet<&str> = results.iter().map(|r| r.name.as_str()).collect();
+            let left: Vec<CaseResult> = cases
+                .iter()
+                .filter(|c| !judged.contains(c.name.as_str()))
+                .map(|c| CaseResult::skipped(c, format!("{NOT_RUN_INTERRUPTED} ({signal})")))
+                .collect();
+            results.extend(left);
+            Some(signal)
         }
         Ended::NoWorld(error) => {
             cleanup_line(&cleanup);
@@ -165,8 +191,8 @@ async fn run_on<B: Backend>(
                 refusals.join("\n")
             )));
         }
-        Ended::Judged => {}
-    }
+        Ended::Judged => None,
+    };
     results.extend(
         excluded
             .iter()
@@ -181,6 +207,7 @@ async fn run_on<B: Backend>(
         duration: clock.elapsed(),
         stopped: stopped.as_ref().map(|s| chain(s)),
         cleanup: left,
+        interrupted: interrupted.map(str::to_owned),
     };
     let document = Results::new(info, &results);
     if let Some(path) = &args.output {
@@ -194,6 +221,13 @@ async fn run_on<B: Backend>(
     }
     let summary = Summary::of(&results);
     println!("{summary}");
+    if let Some(signal) = interrupted {
+        eprintln!(
+            "netpol: {signal}: the results of the cases judged before it were written; removed what the run created"
+        );
+        cleanup_line(&cleanup);
+        return Ok(exit::INTERRUPTED);
+    }
     // Only now the problems that are not verdicts, gravest last (it picks the exit code).
     let broken: Vec<&str> = results
         .iter()

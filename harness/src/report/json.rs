@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{ClusterInfo, CniInfo};
+use crate::model::Probe;
 use crate::truth::Reach;
-use crate::verdict::{CaseResult, StepResult, Summary, Verdict};
+use crate::verdict::{CaseResult, Comparison, StepResult, Summary, Verdict};
 
 pub const SCHEMA: &str = "netpol-results/v1";
 
@@ -29,6 +30,12 @@ pub struct Results {
     /// Absent in older files.
     #[serde(default)]
     pub cleanup: Option<String>,
+    /// The signal that ended the run before every case was judged
+    /// (`interrupted` for SIGINT, `terminated` for SIGTERM): the cases it
+    /// kept from being judged are `skipped`, `not run: the run was
+    /// interrupted`. Absent when no signal came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub cases: Vec<CaseRecord>,
 }
 
@@ -57,7 +64,28 @@ pub struct StepRecord {
     pub reason: Option<String>,
     pub attempts: u32,
     pub time_to_enforce_ms: Option<u64>,
+    /// The first path probed: the pods' own addresses (the Services with
+    /// `--probe-via service`).
     pub probes: BTreeMap<String, ProbeRecord>,
+    /// The Service path, as `probes`, when it was probed beside the pod IPs
+    /// (`--probe-via both`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_probes: Option<BTreeMap<String, ProbeRecord>>,
+    /// The cells where the two paths reached different results in the
+    /// step's final round; absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divergences: Vec<DivergenceRecord>,
+}
+
+/// One cell where the pod-IP and Service paths disagreed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DivergenceRecord {
+    pub from: String,
+    pub to: String,
+    pub probe: String,
+    /// The raw results (`connected`, `timeout`, `error: …`) of each path.
+    pub pod: String,
+    pub service: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +123,8 @@ pub struct RunInfo {
     pub stopped: Option<String>,
     /// What teardown could not remove.
     pub cleanup: Option<String>,
+    /// The signal that ended the run early.
+    pub interrupted: Option<String>,
 }
 
 impl Results {
@@ -114,6 +144,7 @@ impl Results {
             summary: Summary::of(cases),
             stopped: info.stopped,
             cleanup: info.cleanup,
+            interrupted: info.interrupted,
             cases: cases.iter().map(case_record).collect(),
         }
     }
@@ -136,8 +167,30 @@ fn case_record(case: &CaseResult) -> CaseRecord {
 }
 
 fn step_record(step: &StepResult) -> StepRecord {
-    let probes = step
-        .comparisons
+    StepRecord {
+        index: step.index,
+        verdict: step.verdict,
+        reason: step.reason.clone(),
+        attempts: step.attempts,
+        time_to_enforce_ms: step.time_to_enforce.map(millis),
+        probes: probe_records(&step.comparisons),
+        service_probes: step.service.as_ref().map(probe_records),
+        divergences: step
+            .divergences
+            .iter()
+            .map(|d| DivergenceRecord {
+                from: d.from.to_string(),
+                to: d.to.to_string(),
+                probe: d.probe.to_string(),
+                pod: d.pod.detail(),
+                service: d.service.detail(),
+            })
+            .collect(),
+    }
+}
+
+fn probe_records(comparisons: &BTreeMap<Probe, Comparison>) -> BTreeMap<String, ProbeRecord> {
+    comparisons
         .iter()
         .map(|(probe, comparison)| {
             let mismatches = comparison
@@ -159,15 +212,7 @@ fn step_record(step: &StepResult) -> StepRecord {
             };
             (probe.to_string(), record)
         })
-        .collect();
-    StepRecord {
-        index: step.index,
-        verdict: step.verdict,
-        reason: step.reason.clone(),
-        attempts: step.attempts,
-        time_to_enforce_ms: step.time_to_enforce.map(millis),
-        probes,
-    }
+        .collect()
 }
 
 /// `2026-11-26T10:00:00Z`, from the civil calendar (no time zone database needed).

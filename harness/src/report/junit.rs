@@ -160,11 +160,25 @@ fn step_status(case: &CaseRecord, step: &StepRecord) -> TestCaseStatus {
     }
 }
 
-/// Every differing cell of a step, as the terminal phrases it.
+/// Every differing cell of a step, as the terminal phrases it; the Service
+/// path's (`--probe-via both`) named so.
 fn cells(step: &StepRecord) -> Vec<String> {
+    let service = step.service_probes.iter().flat_map(|probes| {
+        probes
+            .iter()
+            .map(|(probe, record)| (format!("{probe} by Service"), record))
+    });
     step.probes
         .iter()
-        .flat_map(|(probe, record)| record.mismatches.iter().map(move |m| sentence(probe, m)))
+        .map(|(probe, record)| (probe.clone(), record))
+        .chain(service)
+        .flat_map(|(probe, record)| {
+            record
+                .mismatches
+                .iter()
+                .map(move |m| sentence(&probe, m))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -197,8 +211,19 @@ fn message(cells: &[String]) -> String {
 /// and observed tables in case-file syntax.
 fn body(step: &StepRecord) -> String {
     let mut out = String::new();
-    let differing = step.probes.iter().filter(|(_, r)| !r.mismatches.is_empty());
+    let service = step.service_probes.iter().flat_map(|probes| {
+        probes
+            .iter()
+            .map(|(probe, record)| (format!("{probe} by Service"), record))
+    });
+    let differing = step
+        .probes
+        .iter()
+        .map(|(probe, record)| (probe.clone(), record))
+        .chain(service)
+        .filter(|(_, r)| !r.mismatches.is_empty());
     for (probe, record) in differing {
+        let probe = probe.as_str();
         let ProbeRecord {
             expected,
             observed,

@@ -145,6 +145,8 @@ mod tests {
             attempts: 1,
             time_to_enforce_ms: ms,
             probes: Default::default(),
+            service_probes: None,
+            divergences: Vec::new(),
         }
     }
 

@@ -56,16 +56,45 @@ pub fn failure_limited(case: &CaseResult, limit: Option<usize>) -> String {
         matches!(s.verdict, Verdict::Failed | Verdict::ExpectedFailure)
     };
     for step in case.steps.iter().filter(failed) {
-        // Probes that differ in the same way print once, under all their names.
+        // Probes that differ in the same way print once, under all their
+        // names; the Service path's apart from the pod IPs' (`--probe-via both`).
         let mut groups: Vec<(Vec<String>, &Comparison)> = Vec::new();
-        for (probe, comparison) in step.comparisons.iter().filter(|(_, c)| !c.matches()) {
-            let same = |(_, c): &&mut (Vec<String>, &Comparison)| {
-                c.expected == comparison.expected
-                    && c.observed.render_lines() == comparison.observed.render_lines()
+        let paths = step.paths();
+        let both = paths.len() > 1;
+        for (path, comparisons) in paths {
+            let mut path_groups: Vec<(Vec<String>, &Comparison)> = Vec::new();
+            let suffix = match (path, both) {
+                (Some(name), _) => format!(" by {name}"),
+                (None, true) => " by pod IP".to_owned(),
+                (None, false) => String::new(),
             };
-            match groups.iter_mut().find(|g| same(g)) {
-                Some((names, _)) => names.push(probe.to_string()),
-                None => groups.push((vec![probe.to_string()], comparison)),
+            for (probe, comparison) in comparisons.iter().filter(|(_, c)| !c.matches()) {
+                let same = |(_, c): &&mut (Vec<String>, &Comparison)| {
+                    c.expected == comparison.expected
+                        && c.observed.render_lines() == comparison.observed.render_lines()
+                };
+                let name = format!("{probe}{suffix}");
+                match path_groups.iter_mut().find(|g| same(g)) {
+                    Some((names, _)) => names.push(name),
+                    None => path_groups.push((vec![name], comparison)),
+                }
+            }
+            groups.extend(path_groups);
+        }
+        if !step.divergences.is_empty() {
+            let _ = writeln!(
+                out,
+                "  step {}: {} cells where the pod IP and the Service paths differ (final round):",
+                step.index,
+                step.divergences.len()
+            );
+            let shown = limit.unwrap_or(usize::MAX).min(step.divergences.len());
+            for divergence in &step.divergences[..shown] {
+                let _ = writeln!(out, "    {divergence}");
+            }
+            if shown < step.divergences.len() {
+                let more = step.divergences.len() - shown;
+                let _ = writeln!(out, "    … and {more} more cells (--verbose lists all)");
             }
         }
         if groups.is_empty() {

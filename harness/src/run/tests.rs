@@ -2,12 +2,17 @@
 
 use std::path::Path;
 
-use super::run_case;
-use crate::backend::Backend;
+use std::time::Duration;
+
+use super::{run_case, run_case_within};
 use crate::backend::oracle::OracleBackend;
+use crate::backend::{Backend, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::case::{Case, Expectation, parse_case};
-use crate::model::{Model, Probe, Protocol};
-use crate::verdict::{Failure, Verdict};
+use crate::model::{Addresses, Change, Model, Probe, Protocol};
+use crate::probe::{Matrix, Observed, ObservedTable, Paths};
+use crate::report::json::{Results, RunInfo};
+use crate::timeouts::Timeouts;
+use crate::verdict::{CaseResult, Failure, Verdict};
 
 const CASE: &str = "name: t
 probes: [tcp/80, udp/81]
@@ -70,4 +75,236 @@ async fn an_oracle_expectation_fails_a_plain_run_with_what_to_do() {
         "{:?}",
         result.reason
     );
+}
+
+/// The oracle's world probed by two paths, either of which may leave the
+/// policies unenforced (every cell connected), as a CNI might on pod IPs
+/// while kube-proxy's Service path blocks, or the other way round.
+struct TwoPaths {
+    inner: OracleBackend,
+    pod_open: bool,
+    service_open: bool,
+}
+
+impl TwoPaths {
+    fn new(pod_open: bool, service_open: bool) -> TwoPaths {
+        TwoPaths {
+            inner: OracleBackend::new(),
+            pod_open,
+            service_open,
+        }
+    }
+}
+
+fn all_connected(matrix: &Matrix) -> Matrix {
+    matrix
+        .iter()
+        .map(|(probe, table)| {
+            let open = ObservedTable::filled(table.pods().to_vec(), Observed::Connected);
+            (*probe, open)
+        })
+        .collect()
+}
+
+impl Backend for TwoPaths {
+    fn name(&self) -> &'static str {
+        "two-paths"
+    }
+    fn cni(&self) -> CniInfo {
+        self.inner.cni()
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            timeouts: Timeouts::CLUSTER,
+            ..self.inner.capabilities()
+        }
+    }
+    fn cluster(&self) -> ClusterInfo {
+        self.inner.cluster()
+    }
+    async fn setup(&mut self, model: &Model) -> BackendResult<Addresses> {
+        self.inner.setup(model).await
+    }
+    async fn reset(&mut self) -> BackendResult<()> {
+        self.inner.reset().await
+    }
+    async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
+        self.inner.change(changes).await
+    }
+    async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
+        self.inner.probe(probes).await
+    }
+    async fn probe_paths(&mut self, probes: &[Probe]) -> BackendResult<Paths> {
+        let enforced = self.inner.probe(probes).await?;
+        let path = |open: bool| {
+            if open {
+                all_connected(&enforced)
+            } else {
+                enforced.clone()
+            }
+        };
+        Ok(Paths {
+            pod: Some(path(self.pod_open)),
+            service: Some(path(self.service_open)),
+        })
+    }
+    async fn teardown(&mut self) -> BackendResult<()> {
+        self.inner.teardown().await
+    }
+}
+
+async fn run_on<B: Backend>(backend: &mut B, case: &Case, enforce: Option<Duration>) -> CaseResult {
+    let model = Model::default();
+    let addresses = backend.setup(&model).await.expect("setup");
+    let run = run_case_within(backend, case, &model, &addresses, enforce).await;
+    assert!(run.unreset.is_none());
+    run.result
+}
+
+fn results_json(result: &CaseResult) -> serde_json::Value {
+    let info = RunInfo {
+        backend: "two-paths".into(),
+        cni: CniInfo {
+            name: "test".into(),
+            version: None,
+        },
+        cluster: ClusterInfo::default(),
+        started: std::time::SystemTime::UNIX_EPOCH,
+        duration: Duration::ZERO,
+        stopped: None,
+        cleanup: None,
+        interrupted: None,
+    };
+    serde_json::to_value(Results::new(info, std::slice::from_ref(result))).expect("json")
+}
+
+// Paused: the step's deadline passes in virtual time.
+#[tokio::test(start_paused = true)]
+async fn with_both_paths_a_cell_passes_only_if_both_match_and_the_divergences_are_in_the_results() {
+    // Into x/* is expected blocked: 24 cells on each of the two probes.
+    for (pod_open, service_open) in [(true, false), (false, true)] {
+        let mut backend = TwoPaths::new(pod_open, service_open);
+        let result = run_on(&mut backend, &case(), None).await;
+        assert_eq!(result.verdict, Verdict::Failed, "pod open {pod_open}");
+        assert_eq!(result.failure, Some(Failure::Cells));
+        assert!(
+            !result.backend_failed(),
+            "a verdict on the policy, not a broken backend"
+        );
+        let step = &result.steps[0];
+        let (by_pod, by_service) = if pod_open { (48, 0) } else { (0, 48) };
+        assert_eq!(
+            step.reason.as_deref(),
+            Some(
+                format!(
+                    "step 0: 48 cells differ after 121 attempts ({by_pod} by pod IP, {by_service} by Service)"
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(step.divergences.len(), 48);
+        let json = results_json(&result);
+        let step = &json["cases"][0]["steps"][0];
+        let divergences = step["divergences"]
+            .as_array()
+            .expect("divergences in the JSON");
+        assert_eq!(divergences.len(), 48);
+        let open = if pod_open { "pod" } else { "service" };
+        let blocked = if pod_open { "service" } else { "pod" };
+        assert_eq!(divergences[0]["from"], "x/a");
+        assert_eq!(divergences[0]["to"], "x/b");
+        assert_eq!(divergences[0]["probe"], "tcp/80");
+        assert_eq!(divergences[0][open], "connected");
+        assert_eq!(divergences[0][blocked], "timeout");
+        let mismatches = |probes: &serde_json::Value| {
+            probes
+                .as_object()
+                .expect("probes")
+                .values()
+                .map(|p| p["mismatches"].as_array().expect("mismatches").len())
+                .sum::<usize>()
+        };
+        assert_eq!(mismatches(&step["probes"]), by_pod);
+        assert_eq!(mismatches(&step["service_probes"]), by_service);
+        // The HTML report and the terminal show them too.
+        let results: Results = serde_json::from_value(json).expect("the results read back");
+        let junit = crate::report::junit::report(&results)
+            .to_string()
+            .expect("JUnit XML");
+        let failing = if pod_open {
+            "tcp/80:"
+        } else {
+            "tcp/80 by Service:"
+        };
+        assert!(
+            junit.contains(&format!(
+                "48 cells differ: x/a → x/b {failing} expected blocked"
+            )),
+            "JUnit names the failing path's cells: {junit}"
+        );
+        let run = crate::report::runs::Run {
+            label: "two-paths".into(),
+            path: "results.json".into(),
+            results,
+        };
+        let page = crate::report::html::page(&[run]);
+        assert!(
+            page.contains("48 cells where the pod IP and the Service paths differ (final round)"),
+            "the HTML lists the divergences"
+        );
+        assert!(
+            page.contains("tcp/80 by Service"),
+            "each path has its grids"
+        );
+        let text = crate::report::terminal::failure(&result);
+        assert!(
+            text.contains(
+                "  step 0: 48 cells where the pod IP and the Service paths differ (final round):"
+            ),
+            "{text}"
+        );
+        let first = if pod_open {
+            "    x/a → x/b tcp/80: pod IP connected, Service timeout"
+        } else {
+            "    x/a → x/b tcp/80: pod IP timeout, Service connected"
+        };
+        assert!(text.contains(first), "{text}");
+    }
+    // Both paths enforcing: passes, nothing diverges, the JSON has no divergences.
+    let mut backend = TwoPaths::new(false, false);
+    let result = run_on(&mut backend, &case(), None).await;
+    assert_eq!(result.verdict, Verdict::Passed);
+    assert!(result.steps[0].divergences.is_empty());
+    assert!(
+        results_json(&result)["cases"][0]["steps"][0]
+            .get("divergences")
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_keeps_seeing_the_no_policy_matrix_stops_early_and_says_so() {
+    let no_policy = "stopped after 10.0 s of 60 s: 21 rounds in a row saw every cell connected, as with no policy";
+    let mut backend = TwoPaths::new(true, true);
+    let result = run_on(&mut backend, &case(), None).await;
+    let reason = result.reason.expect("a reason");
+    // Rounds every 500 ms: the 21st is the first at 10 s.
+    assert!(reason.contains("after 21 attempts"), "{reason}");
+    assert!(reason.ends_with(no_policy), "{reason}");
+    assert_eq!(result.verdict, Verdict::Failed);
+    // A short deadline stops at half of it: 2.5 s of 5 s, the 6th round.
+    let mut backend = TwoPaths::new(true, true);
+    let result = run_on(&mut backend, &case(), Some(Duration::from_secs(5))).await;
+    let reason = result.reason.expect("a reason");
+    assert!(reason.contains("after 6 attempts"), "{reason}");
+    assert!(
+        reason.ends_with("stopped after 2.5 s of 5 s: 6 rounds in a row saw every cell connected, as with no policy"),
+        "{reason}"
+    );
+    // One path enforcing: the matrix is not the no-policy one, the whole deadline is waited.
+    let mut backend = TwoPaths::new(true, false);
+    let result = run_on(&mut backend, &case(), None).await;
+    let reason = result.reason.expect("a reason");
+    assert!(reason.contains("after 121 attempts"), "{reason}");
+    assert!(!reason.contains("no policy"), "{reason}");
 }

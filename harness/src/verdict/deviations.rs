@@ -284,8 +284,11 @@ fn judge(case: &CaseResult, cells: &[CellSpec]) -> Judgement {
     }
     let mut differing = Vec::new();
     for step in &failed {
-        for comparison in step.comparisons.values() {
-            differing.extend(comparison.mismatches().into_iter().map(|m| (step.index, m)));
+        // Every path's: a cell listed for the pod IPs covers its Service twin too.
+        for (_, comparisons) in step.paths() {
+            for comparison in comparisons.values() {
+                differing.extend(comparison.mismatches().into_iter().map(|m| (step.index, m)));
+            }
         }
     }
     let unobserved: Vec<String> = differing

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::{Comparison, Verdict};
 use crate::case::Case;
 use crate::model::Probe;
+use crate::probe::Divergence;
 
 /// What made a step or a case fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,10 +37,28 @@ pub struct StepResult {
     pub attempts: u32,
     /// From the start of the step's changes to the end of the first observation that matched.
     pub time_to_enforce: Option<Duration>,
+    /// The first path probed: the pods' own addresses, or the Services
+    /// with `--probe-via service`.
     pub comparisons: BTreeMap<Probe, Comparison>,
+    /// The Service path, when it was probed beside the pod IPs
+    /// (`--probe-via both`), judged the same way: a cell passes only if it
+    /// matches the expectation on both paths.
+    pub service: Option<BTreeMap<Probe, Comparison>>,
+    /// The final round's cells where the two paths reached different results.
+    pub divergences: Vec<Divergence>,
 }
 
 impl StepResult {
+    /// Every path's comparisons, each with its name (`None` for the first,
+    /// the only one most backends have).
+    pub fn paths(&self) -> Vec<(Option<&'static str>, &BTreeMap<Probe, Comparison>)> {
+        let mut out = vec![(None, &self.comparisons)];
+        if let Some(service) = &self.service {
+            out.push((Some("Service"), service));
+        }
+        out
+    }
+
     /// A step that never ran, with the reason.
     pub fn skipped(index: usize, reason: &str) -> StepResult {
         StepResult {
@@ -50,6 +69,8 @@ impl StepResult {
             attempts: 0,
             time_to_enforce: None,
             comparisons: BTreeMap::new(),
+            service: None,
+            divergences: Vec::new(),
         }
     }
 
@@ -111,9 +132,11 @@ impl CaseResult {
             || self.steps.iter().any(|s| {
                 s.failure == Some(Failure::Backend)
                     || (s.failure == Some(Failure::Cells)
-                        && s.comparisons
-                            .values()
-                            .any(|c| c.cells().contains(&super::Cell::Unknown)))
+                        && s.paths().iter().any(|(_, comparisons)| {
+                            comparisons
+                                .values()
+                                .any(|c| c.cells().contains(&super::Cell::Unknown))
+                        }))
             })
     }
 }

@@ -20,7 +20,8 @@ use super::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, Cni
 use crate::cni::Cni;
 use crate::cni::versions::{KUBERNETES, PROBE_IMAGE};
 use crate::model::{Addresses, Change, Model, Probe};
-use crate::probe::Matrix;
+use crate::probe::{Matrix, Paths};
+use crate::timeouts::Timeouts;
 use cluster::Progress;
 use plan::KindPlan;
 use steps::{Action, Step};
@@ -177,7 +178,7 @@ impl KindBackend {
                 Driver::new(client, self.plan.names.clone()),
                 options,
             ));
-            let setup = world.setup(model);
+            let setup = world.setup_to_baseline(model, Timeouts::BASELINE);
             return phase(&step.title, async {
                 setup.await.map_err(|e| crate::error::chain(&e))
             })
@@ -233,7 +234,7 @@ impl Backend for KindBackend {
 
     async fn reset(&mut self) -> BackendResult<()> {
         self.world()?
-            .reset()
+            .reset_to_baseline(Timeouts::BASELINE)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }
@@ -248,6 +249,13 @@ impl Backend for KindBackend {
     async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
         self.world()?
             .probe(probes)
+            .await
+            .map_err(|e| driver::backend_error(NAME, e))
+    }
+
+    async fn probe_paths(&mut self, probes: &[Probe]) -> BackendResult<Paths> {
+        self.world()?
+            .probe_paths(probes)
             .await
             .map_err(|e| driver::backend_error(NAME, e))
     }

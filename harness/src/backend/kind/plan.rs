@@ -38,6 +38,8 @@ pub struct KindPlan {
     /// The architecture of this machine and so of the kind nodes, as
     /// release archives and `docker image save --platform` name it.
     pub arch: &'static str,
+    /// `--enforce-timeout`: each step's enforce deadline instead of the recipe's.
+    pub enforce: Option<std::time::Duration>,
 }
 
 /// The default cluster name of a CNI's run.
@@ -83,6 +85,7 @@ impl KindPlan {
             protocols,
             names: Names::plain(run_id),
             arch: super::tools::host_arch(),
+            enforce: None,
         }
     }
 
@@ -92,8 +95,17 @@ impl KindPlan {
         crate::backend::Capabilities {
             protocols: self.protocols.clone(),
             ipv6: false,
-            timeouts: self.recipe.timeouts(),
+            timeouts: self.timeouts(),
         }
+    }
+
+    /// The recipe's waits, with `--enforce-timeout` when it was given.
+    pub fn timeouts(&self) -> crate::timeouts::Timeouts {
+        let mut timeouts = self.recipe.timeouts();
+        if let Some(enforce) = self.enforce {
+            timeouts.enforce = enforce;
+        }
+        timeouts
     }
 
     pub fn config_path(&self) -> PathBuf {

@@ -48,8 +48,15 @@ impl KindPlan {
                 "no (a control row: isolating cases fail)"
             }
         );
-        let enforce = recipe.timeouts().enforce.as_secs();
-        if recipe.enforces_policy {
+        let enforce = self.timeouts().enforce.as_secs_f64();
+        if let Some(flag) = self.enforce {
+            let _ = writeln!(
+                out,
+                "enforce deadline: {}s per step (--enforce-timeout; the recipe's is {}s)",
+                flag.as_secs_f64(),
+                recipe.timeouts().enforce.as_secs()
+            );
+        } else if recipe.enforces_policy {
             let _ = writeln!(
                 out,
                 "enforce deadline: {enforce}s per step (probed every {}ms until the matrix is the expected one)",
@@ -62,6 +69,12 @@ impl KindPlan {
                 Timeouts::CLUSTER.enforce.as_secs()
             );
         }
+        let _ = writeln!(
+            out,
+            "early stop: a step fails once {} probing rounds in a row saw every cell connected, as with no policy, after {}s (or half the deadline, if shorter)",
+            crate::run::NO_POLICY_ROUNDS,
+            Timeouts::NO_POLICY_AFTER.as_secs()
+        );
         let _ = writeln!(
             out,
             "tools (looked for on PATH before anything is created): {}",

@@ -205,10 +205,11 @@ impl Step {
                 Timeouts::CNI_READY.as_secs()
             )],
             Action::CreateWorld => vec![format!(
-                "create namespaces x, y, z (one a killed run left is deleted first, one still Terminating waited for, {}s), wait for each one's default ServiceAccount ({}s), then pods and Services (server-side apply); wait until every pod is Ready ({}s)",
+                "create namespaces x, y, z (one a killed run left is deleted first, one still Terminating waited for, {}s), wait for each one's default ServiceAccount ({}s), then pods and Services (server-side apply); wait until every pod is Ready ({}s); then probe until every cell connects, as without policy ({}s; again after every case's reset)",
                 Timeouts::NAMESPACE_GONE.as_secs(),
                 Timeouts::SERVICE_ACCOUNT.as_secs(),
-                Timeouts::POD_READY.as_secs()
+                Timeouts::POD_READY.as_secs(),
+                Timeouts::BASELINE.as_secs()
             )],
             Action::RunCases(via) => vec![format!(
                 "run the cases: `/netpol-probe probe --target …` exec'd in every source pod per matrix (one exec per {} bytes of targets), by {}",
@@ -217,7 +218,7 @@ impl Step {
                     ProbeVia::Pod => "pod IP",
                     ProbeVia::Service => "Service ClusterIP",
                     ProbeVia::Both =>
-                        "pod IP and Service ClusterIP (a cell where they differ is an error naming both)",
+                        "pod IP and Service ClusterIP, each path judged (a cell passes only if both match)",
                 }
             )],
             Action::CleanNamespaces => vec![format!(

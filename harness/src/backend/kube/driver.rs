@@ -43,6 +43,15 @@ pub enum DriverError {
         within: Duration,
         detail: String,
     },
+    #[error(
+        "the world without policy was not seen within {}s ({rounds} probing rounds): {detail}; the CNI's datapath is not up, or an earlier case's rules are still in force",
+        within.as_secs()
+    )]
+    NoBaseline {
+        within: Duration,
+        rounds: u32,
+        detail: String,
+    },
     #[error("{0}")]
     Missing(String),
 }

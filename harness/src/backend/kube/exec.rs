@@ -20,6 +20,7 @@ use tokio::io::AsyncReadExt;
 
 use super::objects::{AGENT, CONTAINER};
 use crate::model::{PodId, Probe};
+pub use crate::probe::{Divergence, Paths};
 use crate::probe::{Matrix, Observed, ObservedTable, agent_target, parse_agent_line};
 
 /// Which address a probe dials (`--probe-via`, cli/cluster.rs).
@@ -127,103 +128,6 @@ pub fn argument_batches(targets: &[Target], timeout_ms: u128, limit: usize) -> V
         batches.push(batch);
     }
     batches
-}
-
-/// One cell where the pod-IP and Service paths disagreed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Divergence {
-    pub from: PodId,
-    pub to: PodId,
-    pub probe: Probe,
-    pub pod: Observed,
-    pub service: Observed,
-}
-
-impl std::fmt::Display for Divergence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} → {} {}: pod IP {}, Service {}",
-            self.from,
-            self.to,
-            self.probe,
-            self.pod.detail(),
-            self.service.detail()
-        )
-    }
-}
-
-/// What one probing round saw, path by path: the pod-IP matrix and the
-/// Service matrix, whichever were probed. Kept apart so the verdict can
-/// judge each path against the expectation (issue 11 item 3).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Paths {
-    pub pod: Option<Matrix>,
-    pub service: Option<Matrix>,
-}
-
-impl Paths {
-    /// Every cell (but a pod to itself) where both paths were probed and
-    /// reached a different verdict.
-    pub fn divergences(&self) -> Vec<Divergence> {
-        let (Some(by_pod), Some(by_service)) = (&self.pod, &self.service) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (probe, table) in by_pod {
-            let Some(service) = by_service.get(probe) else {
-                continue;
-            };
-            let pods = table.pods();
-            for from in 0..pods.len() {
-                for to in (0..pods.len()).filter(|&to| to != from) {
-                    let (p, s) = (table.get(from, to), service.get(from, to));
-                    if p.reach() != s.reach() {
-                        out.push(Divergence {
-                            from: pods[from].clone(),
-                            to: pods[to].clone(),
-                            probe: *probe,
-                            pod: p.clone(),
-                            service: s.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// One matrix, for a runner that judges one: where both paths were
-    /// probed and disagree, the cell is an error naming both results, so it
-    /// fails whichever the expectation (one of the two paths contradicts
-    /// it) and is shown as what it is, never as the Service result alone.
-    pub fn merged(self) -> Matrix {
-        let divergences = self.divergences();
-        let Some(mut matrix) = self.pod.or(self.service) else {
-            return Matrix::new();
-        };
-        for d in divergences {
-            if let Some(table) = matrix.get_mut(&d.probe) {
-                let pods = table.pods().to_vec();
-                let (Some(from), Some(to)) = (
-                    pods.iter().position(|p| *p == d.from),
-                    pods.iter().position(|p| *p == d.to),
-                ) else {
-                    continue;
-                };
-                table.set(
-                    from,
-                    to,
-                    Observed::Error(format!(
-                        "paths differ: pod IP {}, Service {}",
-                        d.pod.detail(),
-                        d.service.detail()
-                    )),
-                );
-            }
-        }
-        matrix
-    }
 }
 
 /// Builds each path's matrix from each source's outputs (or why it has none).

@@ -4,6 +4,7 @@
 //! per matrix (kube-rs `ws`); cleanup by label.
 
 pub mod apply;
+pub mod baseline;
 pub mod driver;
 pub mod exec;
 mod namespaces;

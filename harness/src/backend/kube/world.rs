@@ -5,10 +5,13 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use tokio::task::JoinSet;
 
+use super::baseline;
 use super::driver::{Driver, DriverError};
 use super::exec::{self, Endpoints, Paths, ProbeVia};
 use super::objects;
-use crate::model::{Addresses, Change, LabelTarget, Model, PodIps, Probe, Protocol, World};
+use crate::model::{
+    Addresses, Change, LabelTarget, Model, PodIps, Probe, Protocol, SERVED_PORTS, World,
+};
 use crate::probe::Matrix;
 use crate::timeouts::Timeouts;
 
@@ -206,6 +209,43 @@ impl KubeWorld {
         Ok(())
     }
 
+    /// `setup`, then `await_baseline`: the world both cluster backends judge on.
+    pub async fn setup_to_baseline(
+        &mut self,
+        model: &Model,
+        within: std::time::Duration,
+    ) -> Result<Addresses, DriverError> {
+        let addresses = self.setup(model).await?;
+        self.await_baseline(within).await?;
+        Ok(addresses)
+    }
+
+    /// `reset`, then `await_baseline`: the CNI has removed the case's rules.
+    pub async fn reset_to_baseline(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Result<(), DriverError> {
+        self.reset().await?;
+        self.await_baseline(within).await?;
+        Ok(())
+    }
+
+    /// Probes until the world without policy is seen: every cell connected
+    /// on every path, on each protocol the world carries (both served
+    /// ports). Called after setup and after every reset.
+    pub async fn await_baseline(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Result<baseline::Baseline, DriverError> {
+        let probes: Vec<Probe> = self
+            .options
+            .protocols
+            .iter()
+            .flat_map(|p| SERVED_PORTS.map(|port| Probe::new(*p, port)))
+            .collect();
+        baseline::await_all_connected(self, &probes, within, Timeouts::CLUSTER.poll).await
+    }
+
     /// One matrix: `probe_paths`, merged (a cell where the paths disagree
     /// is an error naming both).
     pub async fn probe(&mut self, probes: &[Probe]) -> Result<Matrix, DriverError> {
@@ -249,5 +289,14 @@ impl KubeWorld {
     pub async fn teardown(&mut self) -> Vec<String> {
         self.world = None;
         self.driver.cleanup().await
+    }
+}
+
+impl baseline::Rounds for KubeWorld {
+    fn round(
+        &mut self,
+        probes: &[Probe],
+    ) -> impl std::future::Future<Output = Result<Paths, DriverError>> + Send {
+        self.probe_paths(probes)
     }
 }

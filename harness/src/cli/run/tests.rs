@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser as _;
 
-use super::run_on;
+use super::run_until;
 use crate::backend::oracle::OracleBackend;
 use crate::backend::{Backend, BackendError, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::cli::{Cli, Command, select};
@@ -24,6 +24,12 @@ struct Faulty {
     resets_before_failing: Option<usize>,
     probe_fails: bool,
     teardown_fails: bool,
+    /// Probes answer every cell refused, as a datapath that drops all.
+    all_refused: bool,
+    /// The cluster backends' waits instead of the oracle's (none).
+    cluster_timeouts: bool,
+    /// Probes that answer before every later one hangs, as a stuck agent.
+    probes_before_hanging: Option<usize>,
 }
 
 fn failure(message: &str) -> BackendError {
@@ -42,7 +48,11 @@ impl Backend for Faulty {
         self.inner.cni()
     }
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        let mut capabilities = self.inner.capabilities();
+        if self.cluster_timeouts {
+            capabilities.timeouts = crate::timeouts::Timeouts::CLUSTER;
+        }
+        capabilities
     }
     fn cluster(&self) -> ClusterInfo {
         self.inner.cluster()
@@ -67,7 +77,21 @@ impl Backend for Faulty {
         if self.probe_fails {
             return Err(failure("every probe agent is gone"));
         }
-        self.inner.probe(probes).await
+        match &mut self.probes_before_hanging {
+            Some(0) => std::future::pending().await,
+            Some(left) => *left -= 1,
+            None => {}
+        }
+        let mut matrix = self.inner.probe(probes).await?;
+        if self.all_refused {
+            for table in matrix.values_mut() {
+                *table = crate::probe::ObservedTable::filled(
+                    table.pods().to_vec(),
+                    crate::probe::Observed::Refused,
+                );
+            }
+        }
+        Ok(matrix)
     }
     async fn teardown(&mut self) -> BackendResult<()> {
         self.inner.teardown().await?;
@@ -116,10 +140,22 @@ impl Drop for Outputs {
 }
 
 async fn run(backend: Faulty, outputs: &Outputs) -> Result<u8, RunError> {
+    run_with(backend, outputs, &[], std::future::pending()).await
+}
+
+/// A run of `CASES` with `flags`, stopped as by a signal when `signal` resolves.
+async fn run_with(
+    backend: Faulty,
+    outputs: &Outputs,
+    flags: &[&str],
+    signal: impl std::future::Future<Output = &'static str>,
+) -> Result<u8, RunError> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut argv: Vec<String> = ["netpol", "run", "--backend", "oracle", "--quiet", "--cases"]
+    let mut argv: Vec<String> = ["netpol", "run", "--backend", "oracle", "--quiet"]
         .map(String::from)
         .to_vec();
+    argv.extend(flags.iter().map(|f| f.to_string()));
+    argv.push("--cases".into());
     argv.extend(CASES.iter().map(|c| root.join(c).display().to_string()));
     argv.extend([
         "--output".into(),
@@ -133,7 +169,7 @@ async fn run(backend: Faulty, outputs: &Outputs) -> Result<u8, RunError> {
     let model = Model::default();
     let (cases, excluded) = select(&args.selection, &model).expect("the cases load");
     assert_eq!(cases.len(), CASES.len());
-    run_on(backend, &args, &cases, &excluded, &model).await
+    run_until(backend, &args, &cases, &excluded, &model, signal).await
 }
 
 #[tokio::test]
@@ -232,4 +268,117 @@ async fn a_backend_that_cannot_probe_fails_its_cases_and_the_run_says_the_backen
         results.cases[0].reason.as_deref(),
         Some("step 0: faulty backend: every probe agent is gone")
     );
+}
+
+#[tokio::test]
+async fn a_signal_mid_run_still_writes_the_cases_judged_before_it_and_marks_the_rest_interrupted() {
+    let outputs = Outputs::new("signal");
+    // The first case's one probe answers; the second case's hangs until the signal.
+    let backend = Faulty {
+        probes_before_hanging: Some(1),
+        ..Faulty::default()
+    };
+    let signal = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        "interrupted"
+    };
+    let code = run_with(backend, &outputs, &[], signal)
+        .await
+        .expect("an interrupted run is no error");
+    assert_eq!(code, exit::INTERRUPTED);
+    let results = outputs.results();
+    assert_eq!(results.interrupted.as_deref(), Some("interrupted"));
+    let verdicts: Vec<(&str, Verdict, &str)> = results
+        .cases
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.verdict,
+                c.reason.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("default-deny-all-cluster", Verdict::Passed, ""),
+            (
+                "ingress-allow-from-same-namespace",
+                Verdict::Skipped,
+                "not run: the run was interrupted (interrupted)"
+            ),
+            (
+                "steps-policy-delete",
+                Verdict::Skipped,
+                "not run: the run was interrupted (interrupted)"
+            ),
+        ]
+    );
+    assert!(outputs.junit.exists(), "JUnit is written too");
+}
+
+// Paused: the runner's clock advances only by its own polls, so the count
+// of probing rounds is exact.
+#[tokio::test(start_paused = true)]
+async fn enforce_timeout_replaces_the_backends_deadline() {
+    let outputs = Outputs::new("enforce-timeout");
+    let backend = || Faulty {
+        all_refused: true,
+        cluster_timeouts: true,
+        ..Faulty::default()
+    };
+    let reason = |outputs: &Outputs| {
+        let results = outputs.results();
+        let case = results
+            .cases
+            .iter()
+            .find(|c| c.name == "ingress-allow-from-same-namespace")
+            .expect("judged")
+            .clone();
+        assert_eq!(case.verdict, Verdict::Failed);
+        case.reason.expect("a reason")
+    };
+    // Rounds at 0, 0.5, 1, 1.5 and 2 s of a 2 s deadline (polls of 500 ms).
+    run_with(
+        backend(),
+        &outputs,
+        &["--enforce-timeout", "2s"],
+        std::future::pending(),
+    )
+    .await
+    .expect("a run with failures");
+    assert!(
+        reason(&outputs).contains("after 5 attempts"),
+        "{}",
+        reason(&outputs)
+    );
+    // The cluster's own 60 s: 121 rounds.
+    run_with(backend(), &outputs, &[], std::future::pending())
+        .await
+        .expect("a run with failures");
+    assert!(
+        reason(&outputs).contains("after 121 attempts"),
+        "{}",
+        reason(&outputs)
+    );
+}
+
+#[test]
+fn enforce_timeout_reads_seconds_and_milliseconds_and_refuses_anything_else() {
+    let parse = |value: &str| {
+        Cli::try_parse_from(["netpol", "run", "--enforce-timeout", value]).map(|cli| {
+            match cli.command {
+                Command::Run(args) => args.enforce_timeout,
+                _ => None,
+            }
+        })
+    };
+    use std::time::Duration;
+    assert_eq!(parse("30").unwrap(), Some(Duration::from_secs(30)));
+    assert_eq!(parse("2.5s").unwrap(), Some(Duration::from_millis(2500)));
+    assert_eq!(parse("500ms").unwrap(), Some(Duration::from_millis(500)));
+    for bad in ["-1", "soon", "5m", ""] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::{VERDICTS, all_tags, escape};
-use crate::report::json::{CaseRecord, ProbeRecord, StepRecord};
+use crate::report::json::{CaseRecord, DivergenceRecord, ProbeRecord, StepRecord};
 use crate::report::runs::{Run, area};
 
 pub(super) fn section(out: &mut String, runs: &[Run]) {
@@ -160,22 +160,56 @@ fn step_block(out: &mut String, step: &StepRecord) {
     if let Some(reason) = &step.reason {
         let _ = write!(out, "<p class=\"reason\">{}</p>", escape(reason));
     }
-    // Probes with the same expectation and the same raw results show once.
-    let mut groups: Vec<(Vec<&str>, &ProbeRecord)> = Vec::new();
-    for (probe, record) in &step.probes {
-        match groups
-            .iter_mut()
-            .find(|(_, r)| r.expected == record.expected && r.raw == record.raw)
-        {
-            Some((names, _)) => names.push(probe),
-            None => groups.push((vec![probe], record)),
+    let mut paths = vec![("", &step.probes)];
+    if let Some(service) = &step.service_probes {
+        paths = vec![(" by pod IP", &step.probes), (" by Service", service)];
+    }
+    for (path, probes) in paths {
+        // Probes with the same expectation and the same raw results show once.
+        let mut groups: Vec<(Vec<String>, &ProbeRecord)> = Vec::new();
+        for (probe, record) in probes {
+            let name = format!("{probe}{path}");
+            match groups
+                .iter_mut()
+                .find(|(_, r)| r.expected == record.expected && r.raw == record.raw)
+            {
+                Some((names, _)) => names.push(name),
+                None => groups.push((vec![name], record)),
+            }
         }
+        out.push_str("<div class=\"probes\">");
+        for (names, record) in groups {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            probe_group(out, &names, record);
+        }
+        out.push_str("</div>");
     }
-    out.push_str("<div class=\"probes\">");
-    for (names, record) in groups {
-        probe_group(out, &names, record);
+    divergences(out, &step.divergences);
+    out.push_str("</div>\n");
+}
+
+/// The cells where the pod-IP and Service paths disagreed in the final round.
+fn divergences(out: &mut String, divergences: &[DivergenceRecord]) {
+    if divergences.is_empty() {
+        return;
     }
-    out.push_str("</div></div>\n");
+    let _ = write!(
+        out,
+        "<div class=\"divergences\"><p class=\"reason\">{} cells where the pod IP and the Service paths differ (final round):</p><ul>",
+        divergences.len()
+    );
+    for d in divergences {
+        let _ = write!(
+            out,
+            "<li><code>{} → {} {}</code>: pod IP {}, Service {}</li>",
+            escape(&d.from),
+            escape(&d.to),
+            escape(&d.probe),
+            escape(&d.pod),
+            escape(&d.service)
+        );
+    }
+    out.push_str("</ul></div>");
 }
 
 fn probe_group(out: &mut String, probes: &[&str], record: &ProbeRecord) {

@@ -78,6 +78,8 @@ fn observed_case(connected: &[(usize, usize)], errors: &[(usize, usize)]) -> Cas
             attempts: 1,
             time_to_enforce: None,
             comparisons: BTreeMap::from([(TCP_80, comparison), (SCTP_80, sctp)]),
+            service: None,
+            divergences: Vec::new(),
         }],
     }
 }
