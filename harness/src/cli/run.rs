@@ -163,10 +163,7 @@ async fn run_until<B: Backend>(
     };
     // Whatever was judged before the end is kept, even on a signal.
     let (mut results, stopped) = session.finish();
-    let teardown = backend.teardown().await;
-    let left = teardown.as_ref().err().map(|e| chain(e));
-    let cleanup = teardown.err().map(|e| RunError::Cleanup(Box::new(e)));
-    let interrupted = match ended {
+    let interrupted = match &ended {
         Ended::Interrupted(signal) => {
             // The cases judged so far are kept; the one being judged and
             // those after it say why they have no verdict.
@@ -177,8 +174,42 @@ async fn run_until<B: Backend>(
                 .map(|c| CaseResult::skipped(c, format!("{NOT_RUN_INTERRUPTED} ({signal})")))
                 .collect();
             results.extend(left);
-            Some(signal)
+            Some(*signal)
         }
+        _ => None,
+    };
+    results.extend(
+        excluded
+            .iter()
+            .map(|c| CaseResult::skipped(c, "excluded by --filter/--tag".into())),
+    );
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    let (name, cni, cluster) = (backend.name(), backend.cni(), backend.cluster());
+    let document = |cleanup: Option<String>| {
+        let info = RunInfo {
+            backend: name.into(),
+            cni: cni.clone(),
+            cluster: cluster.clone(),
+            started,
+            duration: clock.elapsed(),
+            stopped: stopped.as_ref().map(|s| chain(s)),
+            cleanup,
+            interrupted: interrupted.map(str::to_owned),
+        };
+        Results::new(info, &results)
+    };
+    // On a signal the partial results are on disk before teardown starts
+    // (a second signal or a hung cluster may not let it finish); they are
+    // written again after it, with what it left.
+    if interrupted.is_some()
+        && let Some(path) = &args.output
+    {
+        write_results(path, &document(None))?;
+    }
+    let teardown = backend.teardown().await;
+    let left = teardown.as_ref().err().map(|e| chain(e));
+    let cleanup = teardown.err().map(|e| RunError::Cleanup(Box::new(e)));
+    match ended {
         Ended::NoWorld(error) => {
             cleanup_line(&cleanup);
             return Err(RunError::Prerequisite(Box::new(error)));
@@ -191,25 +222,9 @@ async fn run_until<B: Backend>(
                 refusals.join("\n")
             )));
         }
-        Ended::Judged => None,
-    };
-    results.extend(
-        excluded
-            .iter()
-            .map(|c| CaseResult::skipped(c, "excluded by --filter/--tag".into())),
-    );
-    results.sort_by(|a, b| a.name.cmp(&b.name));
-    let info = RunInfo {
-        backend: backend.name().into(),
-        cni: backend.cni(),
-        cluster: backend.cluster(),
-        started,
-        duration: clock.elapsed(),
-        stopped: stopped.as_ref().map(|s| chain(s)),
-        cleanup: left,
-        interrupted: interrupted.map(str::to_owned),
-    };
-    let document = Results::new(info, &results);
+        Ended::Judged | Ended::Interrupted(_) => {}
+    }
+    let document = document(left);
     if let Some(path) = &args.output {
         write_results(path, &document)?;
     }

@@ -30,6 +30,8 @@ struct Faulty {
     cluster_timeouts: bool,
     /// Probes that answer before every later one hangs, as a stuck agent.
     probes_before_hanging: Option<usize>,
+    /// Teardown never returns, as a cluster that stopped answering.
+    teardown_hangs: bool,
 }
 
 fn failure(message: &str) -> BackendError {
@@ -94,6 +96,9 @@ impl Backend for Faulty {
         Ok(matrix)
     }
     async fn teardown(&mut self) -> BackendResult<()> {
+        if self.teardown_hangs {
+            std::future::pending::<()>().await;
+        }
         self.inner.teardown().await?;
         if self.teardown_fails {
             return Err(failure(
@@ -381,4 +386,26 @@ fn enforce_timeout_reads_seconds_and_milliseconds_and_refuses_anything_else() {
     for bad in ["-1", "soon", "5m", ""] {
         assert!(parse(bad).is_err(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn on_a_signal_the_partial_results_are_on_disk_before_teardown_starts() {
+    let outputs = Outputs::new("signal-hung-teardown");
+    let backend = Faulty {
+        probes_before_hanging: Some(1),
+        teardown_hangs: true,
+        ..Faulty::default()
+    };
+    let signal = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        "terminated"
+    };
+    // The run never ends (its teardown hangs): give up on it after the signal.
+    let run = run_with(backend, &outputs, &[], signal);
+    let gave_up = tokio::time::timeout(std::time::Duration::from_secs(5), run).await;
+    assert!(gave_up.is_err(), "teardown hangs, so the run cannot end");
+    let results = outputs.results();
+    assert_eq!(results.interrupted.as_deref(), Some("terminated"));
+    assert_eq!(results.cases[0].verdict, Verdict::Passed);
+    assert_eq!(results.cleanup, None, "teardown has not said anything yet");
 }
