@@ -96,6 +96,13 @@ fn metadata(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<O
         let path = fields.path_of("annotations");
         let entries = decode::string_map(sink, n, &path)?;
         for (key, value, pos) in &entries {
+            // The API server checks annotation keys as qualified names,
+            // lower-cased (ValidateAnnotations); found by the control-plane
+            // tier: the loader once let `-x` through.
+            if let Err(reason) = super::rules::label_key(&key.name.to_lowercase()) {
+                let reason = reason.replace("label key", "annotation key");
+                sink.report(key.pos, &super::diagnostic::field(&path, &key.name), reason);
+            }
             if template::has_template(value) {
                 let message = "templates are expanded only in ipBlock `cidr` and `except`";
                 sink.report(*pos, &super::diagnostic::field(&path, &key.name), message);
@@ -292,6 +299,28 @@ pub fn except_within(cidr: &Cidr, except: &Cidr, templated: bool) -> Result<(), 
     Ok(())
 }
 
+/// Whether the address is IPv4-mapped IPv6 (`::ffff:10.0.0.0`).
+fn ipv4_mapped(text: &str) -> bool {
+    let address = text.split_once('/').map_or(text, |(address, _)| address);
+    address
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok_and(|a| a.to_ipv4_mapped().is_some())
+}
+
+/// Whether an IPv4 octet or the prefix length is written with a leading zero.
+fn leading_zeros(text: &str) -> bool {
+    let (address, prefix) = text.split_once('/').unwrap_or((text, ""));
+    let padded = |part: &str| part.len() > 1 && part.starts_with('0');
+    padded(prefix) || (!address.contains(':') && address.split('.').any(padded))
+}
+
+/// Whether the address written before the `/` is not the block's network.
+fn host_bits_set(text: &str, cidr: &Cidr) -> bool {
+    text.split_once('/')
+        .and_then(|(address, _)| address.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|address| address != cidr.network)
+}
+
 fn check_cidr(sink: &mut Sink, node: &Node, path: &str, text: &str, model: &Model) -> Option<Cidr> {
     let expanded = match template::expand_placeholder(text, model) {
         Ok(expanded) => expanded,
@@ -301,6 +330,40 @@ fn check_cidr(sink: &mut Sink, node: &Node, path: &str, text: &str, model: &Mode
         }
     };
     match expanded.parse::<Cidr>() {
+        Ok(cidr) if !template::has_template(text) && leading_zeros(text) => {
+            // As refused by kube-apiserver 1.3x (strict IP/CIDR validation);
+            // found by the control-plane tier's invalid-case agreement test.
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "`{text}` has leading zeros, which the API server refuses (\"must not have leading 0s in IP or prefix length\"): write `{cidr}`"
+                ),
+            );
+            None
+        }
+        Ok(_) if ipv4_mapped(text) => {
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "`{text}` is an IPv4-mapped IPv6 block, which the API server refuses (\"must not have an IPv4-mapped IPv6 address\"): write the IPv4 block"
+                ),
+            );
+            None
+        }
+        Ok(cidr) if !template::has_template(text) && host_bits_set(text, &cidr) => {
+            // kube-apiserver 1.3x validates CIDRs strictly (StrictIPCIDRValidation)
+            // and refuses these; found by the invalid-case agreement test.
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "`{text}` has host bits set, which the API server refuses (\"must not have bits set beyond the prefix length\"): write `{cidr}`"
+                ),
+            );
+            None
+        }
         Ok(cidr) => Some(cidr),
         Err(reason) => {
             let reason = if template::has_template(text) {
