@@ -300,3 +300,40 @@ fn every_yaml_example_of_the_case_format_loads() {
         }
     }
 }
+
+#[test]
+fn explain_judges_the_family_it_is_given() {
+    let dir = std::env::temp_dir().join(format!("netpol-explain-family-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let file = dir.join("v4-block.yaml");
+    std::fs::write(
+        &file,
+        "name: v4-block
+probes: [tcp/80]
+policies:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: from-v4, namespace: x}
+    spec:
+      podSelector: {matchLabels: {pod: a}}
+      ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}]}]
+expect:
+  ipv4: {all: {default: allow}}
+  ipv6: {all: {default: allow, rules: [{from: '*', to: x/a, allow: false}]}}
+",
+    )
+    .expect("written");
+    let path = file.display().to_string();
+    let explain = |family: &str| {
+        let output = netpol(&[
+            "explain", &path, "--from", "y/b", "--to", "x/a", "--family", family,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        stdout(&output)
+    };
+    let v4 = explain("ipv4");
+    assert!(v4.contains("y/b → x/a tcp/80: allowed"), "{v4}");
+    let v6 = explain("ipv6");
+    assert!(v6.contains("y/b → x/a tcp/80 (v6): blocked"), "{v6}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
