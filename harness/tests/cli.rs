@@ -274,13 +274,16 @@ fn every_yaml_example_of_the_case_format_loads() {
                 name.split_whitespace().next().expect("a name").to_owned(),
             ),
             None => {
-                // A bare `expect:` fragment: probe exactly the ports it lists, unless `all` covers the rest.
+                // A bare `expect:` fragment: probe exactly the ports it lists, unless `all` covers the rest
+                // (`ipv4`/`ipv6` are families, not ports: what they hold says).
                 let keys: Vec<&str> = block
                     .lines()
                     .filter_map(|l| l.strip_prefix("  ")?.split(':').next())
                     .filter(|k| !k.starts_with(' '))
                     .collect();
-                let probes = if keys.contains(&"all") {
+                let per_family = keys.contains(&"ipv4") || keys.contains(&"ipv6");
+                let probes = if keys.contains(&"all") || (per_family && block.contains("    all:"))
+                {
                     String::new()
                 } else {
                     format!("probes: [{}]\n", keys.join(", "))

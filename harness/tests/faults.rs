@@ -61,7 +61,13 @@ fn an_enforcer_killed_mid_run_keeps_its_rules_and_once_restarted_reconciles_with
     let run_id = backend.run_id().to_owned();
     runtime().block_on(async {
         let addresses = backend.setup(&model).await.expect("setup");
-        let tables = differential::oracle_tables(&case, &model, &addresses).expect("oracle");
+        let tables = differential::oracle_tables(
+            &case,
+            &model,
+            &addresses,
+            netpol_harness::model::IpFamily::Ipv4,
+        )
+        .expect("oracle");
         assert_ne!(
             tables[0], tables[1],
             "the steps must differ to show reconciling"

@@ -12,7 +12,7 @@ use crate::backend::{Backend, BackendError};
 use crate::case::Case;
 use crate::error::{RunError, chain};
 use crate::exit;
-use crate::model::Model;
+use crate::model::{IpFamily, Model};
 use crate::report::console::{self, Verbosity};
 use crate::report::json::{Results, RunInfo};
 use crate::report::{junit, terminal};
@@ -112,7 +112,15 @@ async fn run_on<B: Backend>(
     };
     let started = SystemTime::now();
     let clock = Instant::now();
-    let mut session = Session::new(&mut backend, model, deviations.as_ref());
+    let ip_family: IpFamily = args.ip_family.into();
+    if ip_family.needs_ipv6() && !backend.capabilities().ipv6 {
+        return Err(RunError::input(format!(
+            "--ip-family {ip_family} probes IPv6, and the {} backend gives pods no IPv6 address (use --ip-family ipv4)",
+            backend.name()
+        )));
+    }
+    let mut session =
+        Session::new(&mut backend, model, deviations.as_ref()).with_ip_family(ip_family);
     let ended = tokio::select! {
         judged = judge_all(&mut session, cases, verbosity, args.differential) => match judged {
             Ok(()) => Ended::Judged,
@@ -149,6 +157,7 @@ async fn run_on<B: Backend>(
         cluster: backend.cluster(),
         started,
         duration: clock.elapsed(),
+        ip_family: args.ip_family.into(),
         stopped: stopped.as_ref().map(|s| chain(s)),
         cleanup: left,
     };
