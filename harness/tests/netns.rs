@@ -369,7 +369,16 @@ fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
     let out = std::env::temp_dir().join(format!("none-{}.json", std::process::id()));
     let output = Command::new(netpol_exe())
         .current_dir(&root)
-        .args(["run", "--backend", "netns", "--cni", "none", "--output"])
+        .args([
+            "run",
+            "--backend",
+            "netns",
+            "--cni",
+            "none",
+            "--ip-family",
+            "dual",
+            "--output",
+        ])
         .arg(&out)
         .output()
         .expect("netpol runs");
@@ -385,12 +394,14 @@ fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
     let sctp = netpol_probe::sctp_supported();
     for case in &cases {
         let carried = |p: &Probe| p.protocol != Protocol::Sctp || sctp;
-        // A blocked cell off the diagonal, on a probe the backend carries.
+        // A blocked cell off the diagonal, on a probe the backend carries,
+        // in either family (the run is dual).
         let expects_block = case.steps.iter().any(|step| {
             case.probes
                 .iter()
                 .filter(|p| carried(p))
-                .filter_map(|p| step.expect.table(p))
+                .flat_map(|p| Family::ALL.map(|family| p.in_family(family)))
+                .filter_map(|p| step.expect.table(&p))
                 .any(|table| {
                     let n = table.pods().len();
                     (0..n).any(|f| (0..n).any(|t| f != t && table.get(f, t) == Reach::Denied))
