@@ -33,10 +33,14 @@ fn temp_file(name: &str) -> PathBuf {
 #[test]
 fn the_oracle_passes_the_whole_library_and_writes_a_results_file() {
     let out = temp_file("oracle.json");
+    // In both families: only then does every case run (an IPv6 case is not
+    // run under ipv4, nor an IPv4 one under ipv6).
     let output = netpol(&[
         "run",
         "--backend",
         "oracle",
+        "--ip-family",
+        "dual",
         "--output",
         out.to_str().expect("utf-8 path"),
     ]);
@@ -59,6 +63,7 @@ fn the_oracle_passes_the_whole_library_and_writes_a_results_file() {
     );
     assert_eq!(results.schema, "netpol-results/v1");
     assert_eq!(results.backend, "oracle");
+    assert_eq!(results.ip_family, netpol_harness::model::IpFamily::Dual);
     assert!(
         results
             .cases
