@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{PodId, Probe};
+use crate::model::{Family, PodId, Probe};
 use crate::truth::{Reach, render_grid};
 
 /// A cell whose probe failed, in observed tables and comparison grids.
@@ -262,15 +262,29 @@ pub struct AgentLine {
 /// a line stays an error: it was not observed).
 pub fn parse_agent_line(line: &str) -> Option<AgentLine> {
     let observation: netpol_probe::Observation = serde_json::from_str(line).ok()?;
+    let probe = Probe::new(observation.protocol.into(), observation.port);
+    let (to, probe) = match observation.to.strip_suffix(V6_SUFFIX) {
+        Some(to) => (to.to_owned(), probe.in_family(Family::V6)),
+        None => (observation.to.clone(), probe),
+    };
     Some(AgentLine {
-        to: observation.to.clone(),
-        probe: Probe::new(observation.protocol.into(), observation.port),
+        to,
+        probe,
         observed: observation.into(),
     })
 }
 
-/// What the agent is asked to probe: `to` names the destination in its answer.
+/// What marks an IPv6 target's `to` (`x/b (v6)`): the agent's answer names
+/// no address, so the name carries the family back.
+const V6_SUFFIX: &str = " (v6)";
+
+/// What the agent is asked to probe: `to` names the destination in its
+/// answer (with the family of an IPv6 probe, read back by [`parse_agent_line`]).
 pub fn agent_target(to: String, host: IpAddr, probe: Probe) -> netpol_probe::Target {
+    let to = match probe.family {
+        Family::V4 => to,
+        Family::V6 => format!("{to}{V6_SUFFIX}"),
+    };
     netpol_probe::Target {
         to,
         host,
@@ -325,5 +339,17 @@ mod tests {
             text,
             r#"[{"to":"y/c","host":"10.244.2.4","protocol":"sctp","port":81}]"#
         );
+    }
+
+    #[test]
+    fn an_ipv6_target_carries_its_family_through_the_agents_answer() {
+        let probe = Probe::new(Protocol::Tcp, 80).in_family(Family::V6);
+        let target = agent_target("x/b".into(), "fd00:10:244:1::b".parse().unwrap(), probe);
+        assert_eq!(target.to, "x/b (v6)");
+        let line = parse_agent_line(
+            r#"{"to":"x/b (v6)","protocol":"tcp","port":80,"result":"connected","micros":5}"#,
+        )
+        .unwrap();
+        assert_eq!((line.to.as_str(), line.probe), ("x/b", probe));
     }
 }

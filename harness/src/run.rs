@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use crate::backend::{Backend, BackendError, Capabilities};
 use crate::case::Case;
 use crate::error::chain;
-use crate::model::{Addresses, Model, Probe};
+use crate::model::{Addresses, Family, IpFamily, Model, Probe};
 use crate::verdict::deviations::KnownDeviations;
 use crate::verdict::{CaseResult, Failure, StepResult, Verdict};
 pub use step::NO_POLICY_ROUNDS;
@@ -39,10 +39,34 @@ fn protocol_names<'a>(probes: impl IntoIterator<Item = &'a Probe>) -> String {
     names.into_iter().collect::<Vec<_>>().join(", ")
 }
 
+/// Why a case names an address of a family the run does not probe: its
+/// policies would mean something else without that family's cells (an
+/// IPv4 ipBlock in an IPv6-only cluster), so it is not run at all.
+fn family_reason(case: &Case, ip_family: IpFamily) -> Option<String> {
+    let missing = case
+        .families_named()
+        .into_iter()
+        .find(|f| !ip_family.families().contains(f))?;
+    let word = match missing {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+    };
+    Some(format!(
+        "not run: the case names an {word} address and --ip-family {ip_family} probes no {word} cell"
+    ))
+}
+
 /// Why a case cannot be judged on this backend at all, if it cannot.
-fn unsupported_reason(case: &Case, capabilities: &Capabilities) -> Option<String> {
-    if case.needs_ipv6() && !capabilities.ipv6 {
+fn unsupported_reason(
+    case: &Case,
+    capabilities: &Capabilities,
+    ip_family: IpFamily,
+) -> Option<String> {
+    if ip_family.needs_ipv6() && !capabilities.ipv6 {
         return Some("ipv6 unsupported by backend".into());
+    }
+    if let Some(reason) = family_reason(case, ip_family) {
+        return Some(reason);
     }
     let carried = |p: &&Probe| capabilities.protocols.contains(&p.protocol);
     if !case.probes.iter().any(|p| carried(&p)) {
@@ -54,14 +78,16 @@ fn unsupported_reason(case: &Case, capabilities: &Capabilities) -> Option<String
     None
 }
 
-/// Runs one case from the world `setup` built, then resets the world.
+/// Runs one case from the world `setup` built, probing each family of
+/// `ip_family`, then resets the world.
 pub async fn run_case<B: Backend>(
     backend: &mut B,
     case: &Case,
     model: &Model,
     addresses: &Addresses,
+    ip_family: IpFamily,
 ) -> CaseRun {
-    run_case_within(backend, case, model, addresses, None).await
+    run_case_within(backend, case, model, addresses, ip_family, None).await
 }
 
 /// `run_case`, each step given `enforce` (`--enforce-timeout`) instead of
@@ -71,6 +97,7 @@ pub async fn run_case_within<B: Backend>(
     case: &Case,
     model: &Model,
     addresses: &Addresses,
+    ip_family: IpFamily,
     enforce: Option<Duration>,
 ) -> CaseRun {
     let started = Instant::now();
@@ -78,7 +105,7 @@ pub async fn run_case_within<B: Backend>(
     if let Some(deadline) = enforce {
         capabilities.timeouts.enforce = deadline;
     }
-    if let Some(reason) = unsupported_reason(case, &capabilities) {
+    if let Some(reason) = unsupported_reason(case, &capabilities, ip_family) {
         return CaseRun {
             result: CaseResult::skipped(case, reason),
             unreset: None,
@@ -91,7 +118,16 @@ pub async fn run_case_within<B: Backend>(
             steps.push(StepResult::skipped(index, "an earlier step failed"));
             continue;
         }
-        let result = run_step(backend, case, index, model, addresses, &capabilities).await;
+        let result = run_step(
+            backend,
+            case,
+            index,
+            model,
+            addresses,
+            &capabilities,
+            ip_family,
+        )
+        .await;
         failed = result.verdict == Verdict::Failed;
         steps.push(result);
     }
@@ -142,6 +178,7 @@ pub struct Session<'a, B: Backend> {
     backend: &'a mut B,
     model: &'a Model,
     deviations: Option<&'a KnownDeviations>,
+    ip_family: IpFamily,
     addresses: Option<Addresses>,
     results: Vec<CaseResult>,
     stopped: Option<Stopped>,
@@ -158,6 +195,7 @@ impl<'a, B: Backend> Session<'a, B> {
             backend,
             model,
             deviations,
+            ip_family: IpFamily::default(),
             addresses: None,
             results: Vec::new(),
             stopped: None,
@@ -169,6 +207,16 @@ impl<'a, B: Backend> Session<'a, B> {
     /// own (`--enforce-timeout`).
     pub fn enforce_within(&mut self, deadline: Duration) {
         self.enforce = Some(deadline);
+    }
+
+    /// Probes the families of `ip_family` (IPv4 unless told).
+    pub fn with_ip_family(mut self, ip_family: IpFamily) -> Session<'a, B> {
+        self.ip_family = ip_family;
+        self
+    }
+
+    pub fn ip_family(&self) -> IpFamily {
+        self.ip_family
     }
 
     /// Builds the world every case starts from.
@@ -242,7 +290,15 @@ impl<'a, B: Backend> Session<'a, B> {
             return Err(NOT_RUN_UNRESET);
         }
         let addresses = self.addresses.as_ref().ok_or(NOT_RUN_NO_WORLD)?;
-        let run = run_case_within(self.backend, case, self.model, addresses, self.enforce).await;
+        let run = run_case_within(
+            self.backend,
+            case,
+            self.model,
+            addresses,
+            self.ip_family,
+            self.enforce,
+        )
+        .await;
         if let Some(error) = run.unreset {
             self.stopped = Some(Stopped {
                 case: case.name.clone(),

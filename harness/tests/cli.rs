@@ -33,10 +33,14 @@ fn temp_file(name: &str) -> PathBuf {
 #[test]
 fn the_oracle_passes_the_whole_library_and_writes_a_results_file() {
     let out = temp_file("oracle.json");
+    // In both families: only then does every case run (an IPv6 case is not
+    // run under ipv4, nor an IPv4 one under ipv6).
     let output = netpol(&[
         "run",
         "--backend",
         "oracle",
+        "--ip-family",
+        "dual",
         "--output",
         out.to_str().expect("utf-8 path"),
     ]);
@@ -59,6 +63,7 @@ fn the_oracle_passes_the_whole_library_and_writes_a_results_file() {
     );
     assert_eq!(results.schema, "netpol-results/v1");
     assert_eq!(results.backend, "oracle");
+    assert_eq!(results.ip_family, netpol_harness::model::IpFamily::Dual);
     assert!(
         results
             .cases
@@ -274,13 +279,16 @@ fn every_yaml_example_of_the_case_format_loads() {
                 name.split_whitespace().next().expect("a name").to_owned(),
             ),
             None => {
-                // A bare `expect:` fragment: probe exactly the ports it lists, unless `all` covers the rest.
+                // A bare `expect:` fragment: probe exactly the ports it lists, unless `all` covers the rest
+                // (`ipv4`/`ipv6` are families, not ports: what they hold says).
                 let keys: Vec<&str> = block
                     .lines()
                     .filter_map(|l| l.strip_prefix("  ")?.split(':').next())
                     .filter(|k| !k.starts_with(' '))
                     .collect();
-                let probes = if keys.contains(&"all") {
+                let per_family = keys.contains(&"ipv4") || keys.contains(&"ipv6");
+                let probes = if keys.contains(&"all") || (per_family && block.contains("    all:"))
+                {
                     String::new()
                 } else {
                     format!("probes: [{}]\n", keys.join(", "))
@@ -317,4 +325,41 @@ fn a_control_plane_is_refused_off_the_netns_backend_and_without_engines_names_th
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(stderr.contains("run `netpol engines build`"), "{stderr}");
+}
+
+#[test]
+fn explain_judges_the_family_it_is_given() {
+    let dir = std::env::temp_dir().join(format!("netpol-explain-family-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let file = dir.join("v4-block.yaml");
+    std::fs::write(
+        &file,
+        "name: v4-block
+probes: [tcp/80]
+policies:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: from-v4, namespace: x}
+    spec:
+      podSelector: {matchLabels: {pod: a}}
+      ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}]}]
+expect:
+  ipv4: {all: {default: allow}}
+  ipv6: {all: {default: allow, rules: [{from: '*', to: x/a, allow: false}]}}
+",
+    )
+    .expect("written");
+    let path = file.display().to_string();
+    let explain = |family: &str| {
+        let output = netpol(&[
+            "explain", &path, "--from", "y/b", "--to", "x/a", "--family", family,
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        stdout(&output)
+    };
+    let v4 = explain("ipv4");
+    assert!(v4.contains("y/b → x/a tcp/80: allowed"), "{v4}");
+    let v6 = explain("ipv6");
+    assert!(v6.contains("y/b → x/a tcp/80 (v6): blocked"), "{v6}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

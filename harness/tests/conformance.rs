@@ -1,6 +1,8 @@
 //! One trial per case, named `<backend>/<case>`, on the backend named by
 //! `NETPOL_BACKEND` (default `oracle`): `cargo test -- ingress` filters as
 //! users expect. The netns world is built once and shared: trials take turns.
+//! `NETPOL_IP_FAMILY` (`ipv4`, the default, `ipv6` or `dual`) picks the
+//! families probed, as `netpol run --ip-family` does.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +14,7 @@ use netpol_harness::backend::netns::{Cni, NetnsBackend};
 use netpol_harness::backend::oracle::OracleBackend;
 use netpol_harness::case::{self, Case};
 use netpol_harness::error::chain;
-use netpol_harness::model::{Addresses, Model};
+use netpol_harness::model::{Addresses, IpFamily, Model};
 use netpol_harness::report::terminal;
 use netpol_harness::run;
 use netpol_harness::verdict::Verdict;
@@ -36,11 +38,18 @@ fn judge<B: Backend>(
     case: &Case,
     model: &Model,
     addresses: &Addresses,
+    ip_family: IpFamily,
 ) -> Result<Completion, Failed> {
     if let Some(why) = &shared.unreset {
         return Err(format!("{}: {why}", run::NOT_RUN_UNRESET).into());
     }
-    let run = runtime().block_on(run::run_case(&mut shared.backend, case, model, addresses));
+    let run = runtime().block_on(run::run_case(
+        &mut shared.backend,
+        case,
+        model,
+        addresses,
+        ip_family,
+    ));
     if let Some(error) = run.unreset {
         shared.unreset = Some(format!("after {}: {}", case.name, chain(&error)));
     }
@@ -60,6 +69,7 @@ fn trials<B: Backend + 'static>(
     cases: Vec<Case>,
     model: &Model,
     addresses: Addresses,
+    ip_family: IpFamily,
 ) -> Vec<Trial> {
     let shared = Arc::new(Mutex::new(Shared {
         backend,
@@ -76,7 +86,7 @@ fn trials<B: Backend + 'static>(
                 let mut shared = shared
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
-                judge(&mut shared, &case, &model, &addresses)
+                judge(&mut shared, &case, &model, &addresses, ip_family)
             })
         })
         .collect()
@@ -92,6 +102,16 @@ fn setup<B: Backend>(mut backend: B, model: &Model) -> Result<(B, Addresses), St
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let name = std::env::var("NETPOL_BACKEND").unwrap_or_else(|_| "oracle".into());
+    let ip_family = match std::env::var("NETPOL_IP_FAMILY").as_deref() {
+        Err(_) | Ok("ipv4") => IpFamily::Ipv4,
+        Ok("ipv6") => IpFamily::Ipv6,
+        Ok("dual") => IpFamily::Dual,
+        Ok(other) => {
+            let message = format!("NETPOL_IP_FAMILY={other} is not a family (ipv4, ipv6, dual)");
+            let trial = Trial::test("ip-family", move || Err(message.into()));
+            return libtest_mimic::run(&args, vec![trial]).exit_code();
+        }
+    };
     let cases_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cases");
     let model = Model::default();
     let cases = match case::load_paths(&[cases_dir], &model) {
@@ -104,20 +124,20 @@ fn main() -> ExitCode {
     // Listing needs no world: don't build one for `--list`.
     let world_needed = !args.list;
     let built = match name.as_str() {
-        "oracle" => {
-            setup(OracleBackend::new(), &model).map(|(b, a)| trials(&name, b, cases, &model, a))
-        }
+        "oracle" => setup(OracleBackend::new(), &model)
+            .map(|(b, a)| trials(&name, b, cases, &model, a, ip_family)),
         "netns" if !world_needed => Ok(trials(
             &name,
             OracleBackend::new(),
             cases,
             &model,
             Addresses::default(),
+            ip_family,
         )),
         "netns" => {
             let exe = PathBuf::from(env!("CARGO_BIN_EXE_netpol"));
             setup(NetnsBackend::new(Cni::Reference, exe), &model)
-                .map(|(b, a)| trials(&name, b, cases, &model, a))
+                .map(|(b, a)| trials(&name, b, cases, &model, a, ip_family))
         }
         other => Err(format!(
             "NETPOL_BACKEND={other} is not a backend of these trials (oracle, netns)"

@@ -20,7 +20,7 @@ use netpol_harness::backend::netns::{Cni, NetnsBackend};
 use netpol_harness::case;
 use netpol_harness::differential::{self, Minimal};
 use netpol_harness::generate;
-use netpol_harness::model::Model;
+use netpol_harness::model::{IpFamily, Model};
 use netpol_harness::report::terminal;
 use netpol_harness::run::Session;
 use netpol_harness::truth::Reach;
@@ -50,7 +50,9 @@ fn generated_cases_behave_on_netns_with_the_reference_enforcer_as_the_oracle_say
     let mut backend =
         NetnsBackend::new(Cni::Reference, PathBuf::from(env!("CARGO_BIN_EXE_netpol")));
     let started = Instant::now();
-    let mut session = Session::new(&mut backend, &model, None);
+    // Dual: every cell in both families, so the generator's IPv4 and IPv6
+    // blocks are all judged.
+    let mut session = Session::new(&mut backend, &model, None).with_ip_family(IpFamily::Dual);
     runtime.block_on(session.setup()).expect("setup");
     let mut divergences: Vec<(String, Minimal)> = Vec::new();
     let mut failures = Vec::new();

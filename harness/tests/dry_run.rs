@@ -294,3 +294,72 @@ fn enforce_timeout_reaches_the_plan_and_the_dry_run_shows_it_beside_the_recipes(
         "{output:?}"
     );
 }
+
+#[test]
+fn kindnet_plans_a_dual_stack_and_an_ipv6_cluster_with_kinds_subnets() {
+    use netpol_harness::model::IpFamily;
+    let dual = plan(Cni::Kindnet)
+        .with_ip_family(IpFamily::Dual)
+        .expect("kindnet builds dual-stack clusters");
+    let text = dry_run(&dual, &Model::default(), std::path::Path::new("."));
+    insta::assert_snapshot!("kind-kindnet-dual", text);
+    let config = dual.kind_config();
+    assert!(config.contains("  ipFamily: dual\n"), "{config}");
+    assert!(
+        config.contains("  podSubnet: 10.244.0.0/16,fd00:10:244::/56\n"),
+        "{config}"
+    );
+    let v6 = plan(Cni::Kindnet)
+        .with_ip_family(IpFamily::Ipv6)
+        .expect("and IPv6-only ones")
+        .kind_config();
+    assert!(v6.contains("  ipFamily: ipv6\n  disableDefaultCNI: false\n  podSubnet: fd00:10:244::/56\n  serviceSubnet: fd00:10:96::/112\n"), "{v6}");
+    // IPv4 stays the config it was: no ipFamily line.
+    assert!(!plan(Cni::Kindnet).kind_config().contains("ipFamily"));
+}
+
+#[test]
+fn every_other_recipe_refuses_a_second_family_with_its_reason() {
+    use netpol_harness::model::IpFamily;
+    for cni in Cni::ALL.into_iter().filter(|c| *c != Cni::Kindnet) {
+        for family in [IpFamily::Dual, IpFamily::Ipv6] {
+            let refused = plan(cni).with_ip_family(family).unwrap_err();
+            assert!(
+                refused.starts_with(&format!("--ip-family {family} on kind with --cni {cni}: ")),
+                "{refused}"
+            );
+            assert!(refused.contains("--cni kindnet"), "{refused}");
+        }
+        assert!(plan(cni).with_ip_family(IpFamily::Ipv4).is_ok());
+    }
+    let output = netpol(
+        &[
+            "run",
+            "--backend",
+            "kind",
+            "--cni",
+            "calico",
+            "--ip-family",
+            "dual",
+            "--dry-run",
+        ],
+        Some(""),
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("FELIX_IPV6SUPPORT"));
+    let shown = netpol(
+        &[
+            "run",
+            "--backend",
+            "kind",
+            "--cni",
+            "kindnet",
+            "--ip-family",
+            "dual",
+            "--dry-run",
+        ],
+        Some(""),
+    );
+    assert_eq!(shown.status.code(), Some(0), "{shown:?}");
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("ipFamily: dual"));
+}

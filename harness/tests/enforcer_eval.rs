@@ -3,8 +3,9 @@
 //! netns backend would write (`backend::netns::snapshot`, read back as local mode reads
 //! its state file), compiled for each node, rendered, loaded into the
 //! in-memory nftables of `netpol_enforcer::eval`, and every pod pair
-//! connected through the nodes. The matrix must be the oracle's, cell by
-//! cell. A semantic regression in the compiler or the renderer fails here,
+//! connected through the nodes, over IPv4 and over IPv6 (the netns world is
+//! dual-stack). The matrix must be the oracle's, cell by cell, in each
+//! family. A semantic regression in the compiler or the renderer fails here,
 //! in `cargo test`, without root.
 //!
 //! `NETPOL_EVAL_COUNT` (default 2,000) and `NETPOL_EVAL_SEED` (default 1,
@@ -28,7 +29,7 @@ use netpol_enforcer::eval::Endpoint;
 use netpol_harness::backend::netns::topology::Topology;
 use netpol_harness::case;
 use netpol_harness::generate;
-use netpol_harness::model::{Addresses, Model, PodIps, Probe, World};
+use netpol_harness::model::{Addresses, Family, Model, PodIps, Probe, World};
 
 const DEFAULT_COUNT: u64 = 2_000;
 const DEFAULT_SEED: u64 = 1;
@@ -42,27 +43,55 @@ const SHOWN: usize = 3;
 /// One thread's part: what it compared, its steps, its failures by case index.
 type Share = (agreement::Tally, usize, Vec<(u64, String)>);
 
+/// The pods' endpoints in one family: each pod's address and node, in model order.
+type Endpoints = Vec<(Family, Vec<Endpoint>)>;
+
 /// The netns world's layout: the addresses the backend gives the pods, and
-/// each pod's address and node, in model order.
-fn layout(model: &Model) -> (Topology, Addresses, Vec<Endpoint>) {
+/// the endpoints of each family.
+fn layout(model: &Model) -> (Topology, Addresses, Endpoints) {
     let topology = Topology::plan(model, RUN_ID);
     let mut addresses = Addresses::default();
-    let mut endpoints = Vec::new();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for (pod, plan) in model.pods.iter().zip(&topology.pods) {
         assert_eq!(pod.id, plan.id, "the topology keeps the model's order");
         addresses.ips.insert(
             plan.id.clone(),
             PodIps {
                 v4: plan.ip,
-                v6: None,
+                v6: Some(plan.ip6),
             },
         );
-        endpoints.push(Endpoint {
+        let node = topology.nodes[plan.node].name.clone();
+        v4.push(Endpoint {
             ip: IpAddr::V4(plan.ip),
-            node: topology.nodes[plan.node].name.clone(),
+            node: node.clone(),
+        });
+        v6.push(Endpoint {
+            ip: IpAddr::V6(plan.ip6),
+            node,
         });
     }
-    (topology, addresses, endpoints)
+    (
+        topology,
+        addresses,
+        vec![(Family::V4, v4), (Family::V6, v6)],
+    )
+}
+
+/// [`agreement::compare`] in each family: the case's probes over that family
+/// between the pods' addresses of it.
+fn compare_families(
+    world: &World,
+    endpoints: &Endpoints,
+    fabric: &netpol_enforcer::eval::Fabric,
+    probes: &[Probe],
+) -> Result<agreement::Tally, Vec<String>> {
+    let mut tally = agreement::Tally::default();
+    for (family, endpoints) in endpoints {
+        let probes: Vec<Probe> = probes.iter().map(|p| p.in_family(*family)).collect();
+        tally += agreement::compare(world, endpoints, fabric, &probes)?;
+    }
+    Ok(tally)
 }
 
 /// The enforcers' input for `world`, through the bytes of the state file.
@@ -79,7 +108,7 @@ fn judge_case(
     seed: u64,
     index: u64,
     model: &Model,
-    (topology, addresses, endpoints): &(Topology, Addresses, Vec<Endpoint>),
+    (topology, addresses, endpoints): &(Topology, Addresses, Endpoints),
     tally: &mut agreement::Tally,
 ) -> (usize, Vec<String>) {
     let generated = generate::case(seed, index);
@@ -101,7 +130,7 @@ fn judge_case(
         let snapshot = snapshot(&world, topology, number as u64 + 1);
         let result = agreement::fabric(&snapshot, nodes.iter().copied())
             .map_err(|e| vec![e])
-            .and_then(|fabric| agreement::compare(&world, endpoints, &fabric, &case.probes));
+            .and_then(|fabric| compare_families(&world, endpoints, &fabric, &case.probes));
         match result {
             Ok(more) => *tally += more,
             Err(problems) => failures.push(format!(
@@ -198,7 +227,8 @@ fn a_ruleset_that_enforces_nothing_disagrees_with_a_deny() {
     let nodes = topology.nodes.iter().map(|n| n.name.as_str());
     let open = agreement::fabric(&nothing, nodes.clone()).expect("loads");
     let probes = [Probe::DEFAULTS[0]];
-    let problems = agreement::compare(&world, &endpoints, &open, &probes).unwrap_err();
+    let v4 = &endpoints[0].1;
+    let problems = agreement::compare(&world, v4, &open, &probes).unwrap_err();
     assert_eq!(problems.len(), 1);
     assert!(
         problems[0].contains(
@@ -208,9 +238,20 @@ fn a_ruleset_that_enforces_nothing_disagrees_with_a_deny() {
         problems[0]
     );
     let enforced = agreement::fabric(&snapshot(&world, &topology, 2), nodes).expect("loads");
-    let tally = agreement::compare(&world, &endpoints, &enforced, &probes).expect("agrees");
+    let tally = agreement::compare(&world, v4, &enforced, &probes).expect("agrees");
     // Into y's three pods from the other eight pods each.
     assert_eq!((tally.cells, tally.denied), (72, 24));
+    // And over IPv6 alike: the deny holds in both families.
+    let both = compare_families(&world, &endpoints, &enforced, &probes).expect("agrees");
+    assert_eq!((both.cells, both.denied), (144, 48));
+    let v6 = &endpoints[1].1;
+    let probes6 = [Probe::DEFAULTS[0].in_family(Family::V6)];
+    let problems = agreement::compare(&world, v6, &open, &probes6).unwrap_err();
+    assert!(
+        problems[0].contains("x/a → y/a (fd00:10:244:1::a → fd00:10:244:2::b)"),
+        "{}",
+        problems[0]
+    );
 }
 
 /// The enforcer's golden snapshots were written by hand for what generated

@@ -76,7 +76,13 @@ fn killed_and_restarted(mut backend: NetnsBackend) {
     let run_id = backend.run_id().to_owned();
     runtime().block_on(async {
         let addresses = backend.setup(&model).await.expect("setup");
-        let tables = differential::oracle_tables(&case, &model, &addresses).expect("oracle");
+        let tables = differential::oracle_tables(
+            &case,
+            &model,
+            &addresses,
+            netpol_harness::model::IpFamily::Ipv4,
+        )
+        .expect("oracle");
         assert_ne!(
             tables[0], tables[1],
             "the steps must differ to show reconciling"

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use netpol_harness::backend::Backend;
 use netpol_harness::backend::netns::{Cni, NetnsBackend};
-use netpol_harness::model::{Change, Model, Probe, Protocol};
+use netpol_harness::model::{Change, Family, Model, Probe, Protocol};
 use netpol_harness::probe::{Matrix, Observed};
 use netpol_harness::timeouts::Timeouts;
 
@@ -117,6 +117,61 @@ fn the_reference_enforcer_blocks_and_unblocks_as_policies_come_and_go() {
         };
         backend.change(&[delete]).await.expect("delete");
         let matrix = backend.probe(&[TCP80]).await.expect("probe");
+        assert_eq!(
+            count(&matrix, |o| *o != Observed::Connected),
+            0,
+            "{matrix:?}"
+        );
+        backend.teardown().await.expect("teardown");
+    });
+}
+
+/// Every pod is dual-stack: with nothing enforced every pod reaches every
+/// pod over IPv6 at once (no DAD delay), and the enforcer judges each family
+/// by its own blocks: an IPv4 ipBlock admits no IPv6 traffic, `::/0` does.
+fn every_pod_reaches_every_pod_over_ipv6_and_blocks_are_judged_per_family() {
+    let model = Model::default();
+    let v6 = TCP80.in_family(Family::V6);
+    let mut open = NetnsBackend::new(Cni::None, netpol_exe());
+    runtime().block_on(async {
+        let addresses = open.setup(&model).await.expect("setup");
+        assert!(addresses.ips.values().all(|ips| ips.v6.is_some()));
+        // The first round right after setup: an address still tentative
+        // would fail here.
+        let matrix = open.probe(&[TCP80, v6]).await.expect("probe");
+        assert_eq!(
+            count(&matrix, |o| *o == Observed::Connected),
+            2 * 72,
+            "{matrix:?}"
+        );
+        open.teardown().await.expect("teardown");
+    });
+    let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
+    runtime().block_on(async {
+        backend.setup(&model).await.expect("setup");
+        // Into x/a: everything over IPv4 (0.0.0.0/0), nothing over IPv6.
+        let v4_only = policy(serde_json::json!({
+            "metadata": {"name": "v4-only", "namespace": "x"},
+            "spec": {"podSelector": {"matchLabels": {"pod": "a"}},
+                     "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}
+        }));
+        backend.change(&[v4_only]).await.expect("apply");
+        let matrix = backend.probe(&[TCP80, v6]).await.expect("probe");
+        for from in 1..9 {
+            assert_eq!(
+                *matrix[&TCP80].get(from, 0),
+                Observed::Connected,
+                "v4 {from}"
+            );
+            assert_eq!(*matrix[&v6].get(from, 0), Observed::Timeout, "v6 {from}");
+        }
+        let both = policy(serde_json::json!({
+            "metadata": {"name": "v6-too", "namespace": "x"},
+            "spec": {"podSelector": {"matchLabels": {"pod": "a"}},
+                     "ingress": [{"from": [{"ipBlock": {"cidr": "::/0"}}]}]}
+        }));
+        backend.change(&[both]).await.expect("apply");
+        let matrix = backend.probe(&[TCP80, v6]).await.expect("probe");
         assert_eq!(
             count(&matrix, |o| *o != Observed::Connected),
             0,
@@ -314,7 +369,16 @@ fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
     let out = std::env::temp_dir().join(format!("none-{}.json", std::process::id()));
     let output = Command::new(netpol_exe())
         .current_dir(&root)
-        .args(["run", "--backend", "netns", "--cni", "none", "--output"])
+        .args([
+            "run",
+            "--backend",
+            "netns",
+            "--cni",
+            "none",
+            "--ip-family",
+            "dual",
+            "--output",
+        ])
         .arg(&out)
         .output()
         .expect("netpol runs");
@@ -330,12 +394,14 @@ fn with_no_enforcement_exactly_the_cases_that_expect_a_block_fail() {
     let sctp = netpol_probe::sctp_supported();
     for case in &cases {
         let carried = |p: &Probe| p.protocol != Protocol::Sctp || sctp;
-        // A blocked cell off the diagonal, on a probe the backend carries.
+        // A blocked cell off the diagonal, on a probe the backend carries,
+        // in either family (the run is dual).
         let expects_block = case.steps.iter().any(|step| {
             case.probes
                 .iter()
                 .filter(|p| carried(p))
-                .filter_map(|p| step.expect.table(p))
+                .flat_map(|p| Family::ALL.map(|family| p.in_family(family)))
+                .filter_map(|p| step.expect.table(&p))
                 .any(|table| {
                     let n = table.pods().len();
                     (0..n).any(|f| (0..n).any(|t| f != t && table.get(f, t) == Reach::Denied))
@@ -463,6 +529,10 @@ fn main() -> std::process::ExitCode {
         gated!(
             Needs::Netns,
             a_fully_blocked_matrix_takes_less_than_twice_the_probe_timeout
+        ),
+        gated!(
+            Needs::Netns,
+            every_pod_reaches_every_pod_over_ipv6_and_blocks_are_judged_per_family
         ),
         gated!(Needs::Netns, a_killed_run_is_removed_by_netpol_cleanup),
         gated!(Needs::Netns, sigterm_stops_a_run_and_removes_its_world),

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{LOOPBACK, Server, run};
+use common::{LOOPBACK, LOOPBACK_V6, Server, run};
 use netpol_probe::{Endpoint, Observation, Outcome, Protocol, sctp_supported};
 
 #[test]
@@ -112,5 +112,30 @@ fn a_port_in_use_is_exit_code_2_naming_protocol_port_and_os_error() {
         format!(
             "netpol-probe: cannot bind tcp/{port} on 127.0.0.1: Address already in use (os error 98)\n"
         )
+    );
+}
+
+#[test]
+fn over_ipv6_the_agent_serves_and_dials_as_over_ipv4() {
+    let server = Server::start_on("::1", &["--ports", "0", "--protocols", "tcp,udp"]);
+    let targets: Vec<String> = server
+        .ready
+        .serving
+        .iter()
+        .map(|e| format!("--target=lo6/{e}=[{LOOPBACK_V6}]:{e}"))
+        .collect();
+    let mut args = vec!["probe"];
+    args.extend(targets.iter().map(String::as_str));
+    let output = run(&args, "");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let lines: Vec<Observation> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.result == Outcome::Connected),
+        "{lines:?}"
     );
 }

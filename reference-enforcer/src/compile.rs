@@ -19,8 +19,11 @@ struct World<'a> {
 /// Compiles the enforcement of `node`: ingress and egress of the pods whose
 /// `node` is `node`.
 pub fn compile(snapshot: &Snapshot, node: &str) -> Ruleset {
+    // A dual-stack pod is matched by each of its addresses and enforced at
+    // each: one entry per address from here on.
+    let expanded: Vec<Pod> = snapshot.pods.iter().flat_map(Pod::per_address).collect();
     let world = World {
-        pods: &snapshot.pods,
+        pods: &expanded,
         namespaces: snapshot.namespace_labels(),
     };
     let mut policies: Vec<Policy> = snapshot.policies.iter().map(policy::read).collect();
@@ -35,11 +38,7 @@ pub fn compile(snapshot: &Snapshot, node: &str) -> Ruleset {
         })
         .collect();
 
-    let mut local: Vec<&Pod> = snapshot
-        .pods
-        .iter()
-        .filter(|pod| pod.node == node)
-        .collect();
+    let mut local: Vec<&Pod> = expanded.iter().filter(|pod| pod.node == node).collect();
     // The address too, so that which of two same-named pods comes first
     // does not depend on the snapshot's order.
     local.sort_by(|a, b| (&a.namespace, &a.name, a.ip).cmp(&(&b.namespace, &b.name, b.ip)));
@@ -224,17 +223,19 @@ fn one_per_address(pods: Vec<PodRules>) -> Vec<PodRules> {
     kept
 }
 
-/// Chains and sets are named after the pod (`in_<ns>_<pod>_<hash>`), so two
-/// local pods with one namespace and name (a stale snapshot: a pod recreated
-/// at a new address) would declare one object twice, of two address families
-/// even, and nft rejects the whole ruleset (found by the `enforcer_compile`
-/// fuzz target). The first keeps its rules; each other one allows nothing in
-/// the directions it is isolated in (fail closed), which needs no object.
+/// Chains and sets are named after the pod and the family
+/// (`in_<ns>_<pod>_<hash>`, `in6_…` for IPv6), so two local pods with one
+/// namespace and name in one family (a stale snapshot: a pod recreated at a
+/// new address) would declare one object twice, and nft rejects the whole
+/// ruleset (found by the `enforcer_compile` fuzz target). The first keeps
+/// its rules; each other one allows nothing in the directions it is
+/// isolated in (fail closed), which needs no object. A dual-stack pod's two
+/// addresses are of two families, so both keep their rules.
 fn one_per_identity(mut pods: Vec<PodRules>, warnings: &mut Vec<String>) -> Vec<PodRules> {
-    let mut seen: BTreeMap<(String, String), Vec<IpAddr>> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String, Family), Vec<IpAddr>> = BTreeMap::new();
     for pod in &mut pods {
         let addresses = seen
-            .entry((pod.namespace.clone(), pod.name.clone()))
+            .entry((pod.namespace.clone(), pod.name.clone(), Family::of(pod.ip)))
             .or_default();
         addresses.push(pod.ip);
         if addresses.len() > 1 {
@@ -243,7 +244,7 @@ fn one_per_identity(mut pods: Vec<PodRules>, warnings: &mut Vec<String>) -> Vec<
             }
         }
     }
-    for ((namespace, name), addresses) in seen.iter().filter(|(_, a)| a.len() > 1) {
+    for ((namespace, name, _), addresses) in seen.iter().filter(|(_, a)| a.len() > 1) {
         let list: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
         warnings.push(format!(
             "pod {namespace}/{name} appears at {}; rules are named after the pod, so only the first address gets its rules and the others allow nothing where isolated",

@@ -9,7 +9,8 @@
 //!   isolated pod maps to `drop` (nothing allowed) or `jump` to its chain;
 //! - per isolated pod and direction with something allowed, a chain and an
 //!   interval set of the same name, `in_<ns>_<pod>_<hash>` or
-//!   `eg_<ns>_<pod>_<hash>`, holding peer . protocol . port.
+//!   `eg_<ns>_<pod>_<hash>` (`in6_`, `eg6_` for a pod's IPv6 address: a
+//!   dual-stack pod has both), holding peer . protocol . port.
 
 use std::fmt::Write;
 
@@ -38,12 +39,20 @@ pub fn map_name(direction: Direction, family: Family) -> &'static str {
     }
 }
 
-/// The name of a pod's chain and set in `direction`: readable, a valid nft
-/// identifier whatever the input, and unique thanks to the hash.
-pub fn pod_object_name(direction: Direction, namespace: &str, name: &str) -> String {
-    let prefix = match direction {
-        Direction::Ingress => "in",
-        Direction::Egress => "eg",
+/// The name of a pod's chain and set in `direction` for its address of
+/// `family`: readable, a valid nft identifier whatever the input, and
+/// unique thanks to the hash.
+pub fn pod_object_name(
+    direction: Direction,
+    family: Family,
+    namespace: &str,
+    name: &str,
+) -> String {
+    let prefix = match (direction, family) {
+        (Direction::Ingress, Family::V4) => "in",
+        (Direction::Egress, Family::V4) => "eg",
+        (Direction::Ingress, Family::V6) => "in6",
+        (Direction::Egress, Family::V6) => "eg6",
     };
     let readable: String = format!("{namespace}_{name}")
         .chars()
@@ -56,7 +65,12 @@ pub fn pod_object_name(direction: Direction, namespace: &str, name: &str) -> Str
         })
         .take(MAX_NAME_PART)
         .collect();
-    let hash = fnv1a(format!("{}/{namespace}/{name}", direction.name()).as_bytes());
+    // The IPv4 input is the one of before dual-stack, so IPv4 names stay.
+    let family_part = match family {
+        Family::V4 => "",
+        Family::V6 => "/ipv6",
+    };
+    let hash = fnv1a(format!("{}/{namespace}/{name}{family_part}", direction.name()).as_bytes());
     format!("{prefix}_{readable}_{hash:08x}")
 }
 
@@ -147,7 +161,7 @@ fn render_map(out: &mut String, ruleset: &Ruleset, direction: Direction, family:
             } else {
                 format!(
                     "jump {},",
-                    pod_object_name(direction, &pod.namespace, &pod.name)
+                    pod_object_name(direction, family, &pod.namespace, &pod.name)
                 )
             };
             Some((pod, verdict))
@@ -168,7 +182,7 @@ fn render_pod(out: &mut String, pod: &PodRules, direction: Direction) {
     let Some(isolation) = pod.isolation(direction).filter(|i| !i.allows.is_empty()) else {
         return;
     };
-    let name = pod_object_name(direction, &pod.namespace, &pod.name);
+    let name = pod_object_name(direction, Family::of(pod.ip), &pod.namespace, &pod.name);
     let (key, local, peer) = match (Family::of(pod.ip), direction) {
         (Family::V4, Direction::Ingress) => ("ipv4_addr", "ip daddr", "ip saddr"),
         (Family::V4, Direction::Egress) => ("ipv4_addr", "ip saddr", "ip daddr"),
@@ -206,19 +220,32 @@ mod tests {
 
     #[test]
     fn pod_object_names_are_identifiers_whatever_the_input() {
-        let name = pod_object_name(Direction::Ingress, "x", "web.v1");
+        let name = pod_object_name(Direction::Ingress, Family::V4, "x", "web.v1");
         assert!(name.starts_with("in_x_web.v1_"), "{name}");
-        let odd = pod_object_name(Direction::Egress, "1ns", "a b/c\"d");
+        let odd = pod_object_name(Direction::Egress, Family::V4, "1ns", "a b/c\"d");
         assert!(odd.starts_with("eg_1ns_a-b-c-d_"), "{odd}");
-        let long = pod_object_name(Direction::Egress, &"n".repeat(63), &"p".repeat(253));
+        let long = pod_object_name(
+            Direction::Egress,
+            Family::V6,
+            &"n".repeat(63),
+            &"p".repeat(253),
+        );
         assert!(long.len() < 256, "{}", long.len());
     }
 
     #[test]
     fn the_two_directions_of_a_pod_get_different_names() {
-        let ingress = pod_object_name(Direction::Ingress, "x", "a");
-        let egress = pod_object_name(Direction::Egress, "x", "a");
+        let ingress = pod_object_name(Direction::Ingress, Family::V4, "x", "a");
+        let egress = pod_object_name(Direction::Egress, Family::V4, "x", "a");
         assert_ne!(ingress[3..], egress[3..]);
+    }
+
+    #[test]
+    fn the_two_families_of_a_dual_stack_pod_get_different_names() {
+        let v4 = pod_object_name(Direction::Ingress, Family::V4, "x", "a");
+        let v6 = pod_object_name(Direction::Ingress, Family::V6, "x", "a");
+        assert!(v6.starts_with("in6_x_a_"), "{v6}");
+        assert_ne!(v4[3..], v6[4..]);
     }
 
     #[test]

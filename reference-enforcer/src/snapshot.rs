@@ -36,7 +36,13 @@ pub struct Pod {
     pub namespace: String,
     pub name: String,
     pub node: String,
+    /// The pod's address (`status.podIP`).
     pub ip: IpAddr,
+    /// Every address of a dual-stack pod (`status.podIPs`, one per family;
+    /// `ip` among them): each is matched as the pod, and each gets the pod's
+    /// rules. Empty (and left out) for a pod with `ip` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<IpAddr>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -64,6 +70,31 @@ impl Pod {
     /// `namespace/name`, the way people and warnings name a pod.
     pub fn id(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Every address of the pod, `ip` first, each once.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let mut out = vec![self.ip];
+        for ip in &self.ips {
+            if !out.contains(ip) {
+                out.push(*ip);
+            }
+        }
+        out
+    }
+
+    /// The pod once per address, each copy with that address alone: the
+    /// compiler keys everything by address, so a dual-stack pod is two
+    /// entries of one identity, one per family.
+    pub fn per_address(&self) -> Vec<Pod> {
+        self.addresses()
+            .into_iter()
+            .map(|ip| Pod {
+                ip,
+                ips: Vec::new(),
+                ..self.clone()
+            })
+            .collect()
     }
 }
 

@@ -1,11 +1,13 @@
-//! Expectations: both forms read into one full truth table per probed port.
+//! Expectations: both forms read into one full truth table per probed port
+//! and address family. One map holds for both families; a map of exactly
+//! `ipv4` and `ipv6` gives each family its own.
 
 use std::collections::BTreeMap;
 
 use super::decode;
 use super::diagnostic::{Sink, field};
 use super::yaml::{Node, Pos, Value};
-use crate::model::{Model, Probe};
+use crate::model::{Family, Model, Probe};
 use crate::truth::{self, Pattern, Reach, Rule, TruthTable};
 
 /// The key that covers every probed port not listed on its own.
@@ -19,8 +21,78 @@ pub fn is_oracle(node: &Node) -> bool {
     matches!(&node.value, Value::Str(text) if text == ORACLE)
 }
 
-/// Reads `expect` for a case probing `probes`; every probed port gets a table.
+/// Reads `expect` for a case probing `probes`: every probed port gets a
+/// table in each family (keys are the probes in that family).
 pub fn decode(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    probes: &[Probe],
+    model: &Model,
+) -> Option<BTreeMap<Probe, TruthTable>> {
+    let Value::Map(entries) = &node.value else {
+        return agnostic(sink, node, path, probes, model);
+    };
+    let is_family = |name: &str| Family::ALL.iter().any(|f| f.name() == name);
+    if !entries.iter().any(|(key, _)| is_family(&key.name)) {
+        let tables = agnostic(sink, node, path, probes, model)?;
+        return Some(
+            Family::ALL
+                .iter()
+                .flat_map(|&family| {
+                    tables
+                        .iter()
+                        .map(move |(probe, table)| (probe.in_family(family), table.clone()))
+                })
+                .collect(),
+        );
+    }
+    let before = sink.found.len();
+    for (key, _) in entries.iter().filter(|(key, _)| !is_family(&key.name)) {
+        sink.report(
+            key.pos,
+            &field(path, &key.name),
+            format!(
+                "`{}` beside `ipv4`/`ipv6`: an expectation is either one map of `protocol/port` or `all` (the same for both families), or exactly `ipv4` and `ipv6`, each such a map",
+                key.name
+            ),
+        );
+    }
+    for family in Family::ALL {
+        if !entries.iter().any(|(key, _)| key.name == family.name()) {
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "no `{}` beside the other family: give both `ipv4` and `ipv6`, or one map for both families",
+                    family.name()
+                ),
+            );
+        }
+    }
+    if sink.found.len() != before {
+        return None;
+    }
+    let mut tables = BTreeMap::new();
+    for (key, value) in entries {
+        let family = if key.name == Family::V4.name() {
+            Family::V4
+        } else {
+            Family::V6
+        };
+        let Some(one) = agnostic(sink, value, &field(path, &key.name), probes, model) else {
+            continue;
+        };
+        tables.extend(
+            one.into_iter()
+                .map(|(probe, table)| (probe.in_family(family), table)),
+        );
+    }
+    (sink.found.len() == before).then_some(tables)
+}
+
+/// Reads one family-agnostic map: `protocol/port` or `all` to expectations.
+fn agnostic(
     sink: &mut Sink,
     node: &Node,
     path: &str,
@@ -32,7 +104,7 @@ pub fn decode(
             node.pos,
             path,
             format!(
-                "expected a mapping of `protocol/port` or `all` to expectations (or `oracle`), found {}",
+                "expected a mapping of `protocol/port` or `all` to expectations (or `ipv4` and `ipv6`, or `oracle`), found {}",
                 node.value.kind()
             ),
         );

@@ -80,9 +80,11 @@ impl Case {
             .any(|s| matches!(s.expect, Expectation::Oracle))
     }
 
-    /// Whether any ipBlock uses `{{ip6 …}}`, which needs an IPv6-capable
-    /// backend (templates appear nowhere else: the loader rejects them).
-    pub fn needs_ipv6(&self) -> bool {
+    /// The address families whose addresses the case names: an ipBlock
+    /// `cidr` or `except` that is a literal block of that family, or holds
+    /// `{{ip …}}` (IPv4) or `{{ip6 …}}` (IPv6). A run that probes only the
+    /// other family cannot judge the case as written.
+    pub fn families_named(&self) -> std::collections::BTreeSet<crate::model::Family> {
         self.steps
             .iter()
             .flat_map(|s| &s.actions)
@@ -91,7 +93,17 @@ impl Case {
                 _ => None,
             })
             .flat_map(|policy| step::block_texts(policy))
-            .any(|text| template::families(&text).contains(&template::Family::V6))
+            .flat_map(|text| {
+                if template::has_template(&text) {
+                    template::families(&text)
+                } else {
+                    text.parse::<crate::cidr::Cidr>()
+                        .map(|cidr| crate::model::Family::of(cidr.network))
+                        .into_iter()
+                        .collect()
+                }
+            })
+            .collect()
     }
 }
 

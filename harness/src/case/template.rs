@@ -2,13 +2,8 @@
 
 use std::net::IpAddr;
 
+pub use crate::model::Family;
 use crate::model::{Addresses, Model, PodId};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    V4,
-    V6,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::{Action, parse_case};
 use crate::backend::oracle;
-use crate::model::{Change, Model};
+use crate::model::{Change, Model, Probe, Protocol};
+use crate::truth::Reach;
 
 /// A one-policy case: ingress into x/a from `peer`, policy named `name`.
 fn case_text(name: &str, peer: &str) -> String {
@@ -121,11 +122,90 @@ fn a_policy_name_of_253_characters_with_long_dotted_parts_loads() {
 
 #[test]
 fn an_ipv6_template_is_seen_however_it_is_spaced() {
+    use crate::model::Family;
     for template in ["{{ip6 y/a}}", "{{  ip6 y/a}}", "{{ip6   y/a  }}"] {
         let text = case_text("p", &format!("{{ipBlock: {{cidr: '{template}/128'}}}}"));
         let case = load(&text).unwrap_or_else(|e| panic!("{template}: {e}"));
-        assert!(case.needs_ipv6(), "{template}");
+        assert_eq!(case.families_named(), [Family::V6].into(), "{template}");
     }
     let text = case_text("p", "{ipBlock: {cidr: '{{  ip y/a}}/32'}}");
-    assert!(!load(&text).expect("valid").needs_ipv6());
+    assert_eq!(
+        load(&text).expect("valid").families_named(),
+        [Family::V4].into()
+    );
+}
+
+#[test]
+fn literal_blocks_name_their_family_and_selectors_name_none() {
+    use crate::model::Family;
+    let v6 = case_text("p", "{ipBlock: {cidr: '::/0', except: ['fd00::/8']}}");
+    assert_eq!(
+        load(&v6).expect("valid").families_named(),
+        [Family::V6].into()
+    );
+    let v4 = case_text("p", "{ipBlock: {cidr: 0.0.0.0/0}}");
+    assert_eq!(
+        load(&v4).expect("valid").families_named(),
+        [Family::V4].into()
+    );
+    let none = case_text("p", "{podSelector: {}}");
+    assert!(load(&none).expect("valid").families_named().is_empty());
+}
+
+/// A one-step case probing tcp/80 whose `expect` is `expect`.
+fn expect_case(expect: &str) -> String {
+    format!(
+        "name: t
+probes: [tcp/80]
+policies: []
+expect:
+{expect}
+"
+    )
+}
+
+#[test]
+fn one_expectation_holds_for_both_families() {
+    use crate::model::Family;
+    let case = load(&expect_case("  all: {default: allow}")).expect("valid");
+    let probe = Probe::new(Protocol::Tcp, 80);
+    let v4 = case.steps[0].expect.table(&probe).expect("ipv4 table");
+    let v6 = case.steps[0]
+        .expect
+        .table(&probe.in_family(Family::V6))
+        .expect("ipv6 table");
+    assert_eq!(v4, v6);
+}
+
+#[test]
+fn an_expectation_per_family_gives_each_family_its_table() {
+    use crate::model::Family;
+    let text = expect_case("  ipv4: {all: {default: allow}}\n  ipv6: {tcp/80: {default: deny}}");
+    let case = load(&text).expect("valid");
+    let probe = Probe::new(Protocol::Tcp, 80);
+    let v4 = case.steps[0].expect.table(&probe).expect("ipv4 table");
+    let v6 = case.steps[0]
+        .expect
+        .table(&probe.in_family(Family::V6))
+        .expect("ipv6 table");
+    // x/a → y/b: row 0, column 4.
+    assert_eq!(v4.get(0, 4), Reach::Allowed);
+    assert_eq!(v6.get(0, 4), Reach::Denied);
+}
+
+#[test]
+fn family_keys_mixed_with_port_keys_or_alone_are_errors_with_the_field_path() {
+    let mixed = load(&expect_case(
+        "  ipv4: {all: {default: allow}}\n  ipv6: {all: {default: allow}}\n  tcp/80: {default: deny}",
+    ))
+    .unwrap_err();
+    assert!(mixed.contains("expect.tcp/80"), "{mixed}");
+    assert!(mixed.contains("exactly `ipv4` and `ipv6`"), "{mixed}");
+    let alone = load(&expect_case("  ipv6: {all: {default: allow}}")).unwrap_err();
+    assert!(alone.contains("no `ipv4`"), "{alone}");
+    let inner = load(&expect_case(
+        "  ipv4: {all: {default: allow}}\n  ipv6: {udp/81: {default: allow}}",
+    ))
+    .unwrap_err();
+    assert!(inner.contains("expect.ipv6"), "{inner}");
 }

@@ -191,19 +191,32 @@ pub(super) fn prepare(
     let via = cluster.probe_via.unwrap_or_default();
     match args.backend {
         BackendName::Kind => {
-            let mut plan = kind::plan_for(&KindOptions {
+            let ip_family: crate::model::IpFamily = args.ip_family.into();
+            let mut plan = KindOptions {
                 cni: kind_cni(args.cni)?,
                 cluster_name: cluster.cluster_name.clone(),
                 keep: cluster.keep,
                 via,
                 run_id,
-            });
+            }
+            .plan_in(ip_family)
+            .map_err(UsageError::Message)?;
             plan.enforce = args.enforce_timeout;
             let workspace = workspace(cluster.workspace.as_deref());
             if cluster.dry_run {
                 return Ok(Prepared::Plan(
                     kind::dry_run(&plan, model, &workspace) + &selected(cases, excluded),
                 ));
+            }
+            if ip_family.needs_ipv6() {
+                // The cluster can be dual-stack, but the kind backend reads
+                // one pod IP and dials it: refused rather than judged on IPv4
+                // alone under an IPv6 flag.
+                return Err(UsageError::Message(format!(
+                    "--ip-family {ip_family}: the kind backend probes IPv4 only so far (it reads each pod's podIP, not podIPs); \
+                     `--dry-run` shows the {ip_family} cluster, and `--backend netns --ip-family {ip_family}` runs it"
+                ))
+                .into());
             }
             let backend = kind::prepare(plan, workspace).map_err(UsageError::Message)?;
             Ok(Prepared::Kind(Box::new(backend)))

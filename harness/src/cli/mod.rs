@@ -164,6 +164,10 @@ pub struct RunArgs {
     /// 60 s, a kind CNI that enforces nothing 5 s).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub enforce_timeout: Option<std::time::Duration>,
+    /// The address families probed: every cell once per family. A case
+    /// naming an address of a family not probed is not run.
+    #[arg(long, value_enum, default_value = "ipv4")]
+    pub ip_family: IpFamilyName,
 }
 
 /// A duration in seconds (`30`, `2.5`, `2.5s`) or milliseconds (`500ms`).
@@ -182,6 +186,31 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
         })
 }
 
+/// `--ip-family`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IpFamilyName {
+    Ipv4,
+    Ipv6,
+    Dual,
+}
+
+impl From<IpFamilyName> for crate::model::IpFamily {
+    fn from(name: IpFamilyName) -> crate::model::IpFamily {
+        match name {
+            IpFamilyName::Ipv4 => crate::model::IpFamily::Ipv4,
+            IpFamilyName::Ipv6 => crate::model::IpFamily::Ipv6,
+            IpFamilyName::Dual => crate::model::IpFamily::Dual,
+        }
+    }
+}
+
+/// `netpol explain --family`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FamilyName {
+    Ipv4,
+    Ipv6,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
     /// A case name, or the path of a case file.
@@ -196,6 +225,10 @@ pub struct ExplainArgs {
     /// The probed `protocol/port`.
     #[arg(long, value_name = "PROTO/PORT", default_value = "tcp/80")]
     pub probe: String,
+    /// The address family of the connection (ipBlocks match the pods'
+    /// addresses of this family).
+    #[arg(long, value_enum, default_value = "ipv4")]
+    pub family: FamilyName,
     /// Where to look for the case by name.
     #[arg(long = "cases", value_name = "PATH", num_args = 1.., default_value = "cases")]
     pub cases: Vec<PathBuf>,
@@ -361,7 +394,15 @@ fn explain(args: ExplainArgs) -> Result<u8, UsageError> {
             })
     };
     let (from, to) = (pod(&args.from)?, pod(&args.to)?);
-    let probe: Probe = args.probe.parse().map_err(UsageError::Message)?;
+    let family = match args.family {
+        FamilyName::Ipv4 => crate::model::Family::V4,
+        FamilyName::Ipv6 => crate::model::Family::V6,
+    };
+    let probe = args
+        .probe
+        .parse::<Probe>()
+        .map_err(UsageError::Message)?
+        .in_family(family);
     let addresses = crate::backend::oracle::addresses(&model);
     let mut world = World::new(model.clone(), addresses.clone());
     for action in case.steps[..=step].iter().flat_map(|s| &s.actions) {

@@ -13,7 +13,7 @@ use crate::backend::{Backend, BackendError};
 use crate::case::Case;
 use crate::error::{RunError, chain};
 use crate::exit;
-use crate::model::Model;
+use crate::model::{IpFamily, Model};
 use crate::report::console::{self, Verbosity};
 use crate::report::json::{Results, RunInfo};
 use crate::report::{junit, terminal};
@@ -149,7 +149,15 @@ async fn run_until<B: Backend>(
     };
     let started = SystemTime::now();
     let clock = Instant::now();
-    let mut session = Session::new(&mut backend, model, deviations.as_ref());
+    let ip_family: IpFamily = args.ip_family.into();
+    if ip_family.needs_ipv6() && !backend.capabilities().ipv6 {
+        return Err(RunError::input(format!(
+            "--ip-family {ip_family} probes IPv6, and the {} backend gives pods no IPv6 address (use --ip-family ipv4)",
+            backend.name()
+        )));
+    }
+    let mut session =
+        Session::new(&mut backend, model, deviations.as_ref()).with_ip_family(ip_family);
     if let Some(deadline) = args.enforce_timeout {
         session.enforce_within(deadline);
     }
@@ -192,6 +200,7 @@ async fn run_until<B: Backend>(
             cluster: cluster.clone(),
             started,
             duration: clock.elapsed(),
+            ip_family,
             stopped: stopped.as_ref().map(|s| chain(s)),
             cleanup,
             interrupted: interrupted.map(str::to_owned),

@@ -2,10 +2,15 @@
 //! default CNI disabled, then `antrea.yml`.
 
 use super::versions::ANTREA;
-use super::{Cni, Gotcha, HostCheck, Install, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
+use super::{
+    Cni, Gotcha, HostCheck, Install, Ipv6Support, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload,
+};
 
 pub fn recipe() -> Recipe {
     Recipe {
+        ipv6: Ipv6Support::Refused(
+            "the recipe applies antrea.yml as it is, for an IPv4 cluster; a dual-stack Antrea needs its agent configured for it, which this recipe does not do: use --ip-family ipv4, or --cni kindnet",
+        ),
         cni: Cni::Antrea,
         version: ANTREA.into(),
         docs: "https://github.com/antrea-io/antrea/blob/main/docs/kind.md",

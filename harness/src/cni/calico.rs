@@ -3,7 +3,7 @@
 //! Calico's default IP pool, then `calico.yaml`.
 
 use super::versions::CALICO;
-use super::{Cni, Gotcha, Install, KubeProxyMode, Recipe, Workload};
+use super::{Cni, Gotcha, Install, Ipv6Support, KubeProxyMode, Recipe, Workload};
 
 /// Calico's default IPv4 pool, which the manifest uses when
 /// `CALICO_IPV4POOL_CIDR` is left commented out.
@@ -11,6 +11,9 @@ const POOL: &str = "192.168.0.0/16";
 
 pub fn recipe() -> Recipe {
     Recipe {
+        ipv6: Ipv6Support::Refused(
+            "calico.yaml as pinned enables IPv4 only (FELIX_IPV6SUPPORT false, calico-ipam assigning IPv4); dual-stack needs an IPv6 pool and IPAM changes the Calico kind guide does not make: use --ip-family ipv4, or --cni kindnet",
+        ),
         cni: Cni::Calico,
         version: CALICO.into(),
         docs: "https://docs.tigera.io/calico/latest/getting-started/kubernetes/kind",

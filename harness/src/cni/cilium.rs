@@ -3,10 +3,13 @@
 //! `image.pullPolicy=IfNotPresent` and `ipam.mode=kubernetes`.
 
 use super::versions::CILIUM;
-use super::{Cni, Gotcha, Install, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
+use super::{Cni, Gotcha, Install, Ipv6Support, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
 
 pub fn recipe() -> Recipe {
     Recipe {
+        ipv6: Ipv6Support::Refused(
+            "the recipe installs Cilium with the chart's defaults beside the values it lists, and `ipv6.enabled` defaults to false (IPv4 only): use --ip-family ipv4, or --cni kindnet",
+        ),
         cni: Cni::Cilium,
         version: CILIUM.into(),
         docs: "https://docs.cilium.io/en/stable/installation/kind/",

@@ -4,12 +4,15 @@
 
 use super::versions::{CNI_PLUGINS, CNI_PLUGINS_SHA256, FLANNEL};
 use super::{
-    Cni, Download, Gotcha, HostCheck, Install, KIND_POD_SUBNET, KubeProxyMode, NodeMount, Recipe,
-    Workload,
+    Cni, Download, Gotcha, HostCheck, Install, Ipv6Support, KIND_POD_SUBNET, KubeProxyMode,
+    NodeMount, Recipe, Workload,
 };
 
 pub fn recipe() -> Recipe {
     Recipe {
+        ipv6: Ipv6Support::Refused(
+            "kube-flannel.yml as pinned configures one IPv4 network (net-conf.json has no EnableIPv6 or IPv6Network): use --ip-family ipv4, or --cni kindnet",
+        ),
         cni: Cni::Flannel,
         version: FLANNEL.into(),
         docs: "https://github.com/flannel-io/flannel#deploying-flannel-manually",

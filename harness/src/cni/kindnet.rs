@@ -3,10 +3,13 @@
 //! implementation, so this row is the natural comparison.
 
 use super::versions::KIND;
-use super::{Cni, Gotcha, KIND_POD_SUBNET, KubeProxyMode, NFQUEUE, Recipe, Workload};
+use super::{Cni, Gotcha, Ipv6Support, KIND_POD_SUBNET, KubeProxyMode, NFQUEUE, Recipe, Workload};
 
 pub fn recipe() -> Recipe {
     Recipe {
+        // kind's own guide documents `networking.ipFamily: ipv6` and `dual`
+        // with kindnet, its default CNI.
+        ipv6: Ipv6Support::Supported,
         cni: Cni::Kindnet,
         version: format!("kind {KIND}"),
         docs: "https://kind.sigs.k8s.io/docs/user/configuration/#networking",

@@ -2,13 +2,16 @@
 //! `daemonset/kubeadm-kuberouter.yaml` at the pinned tag, kube-proxy kept.
 
 use super::versions::KUBE_ROUTER;
-use super::{Cni, Gotcha, Install, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
+use super::{Cni, Gotcha, Install, Ipv6Support, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
 
 /// How the manifest names its image: untagged, so `latest`.
 const UNPINNED_IMAGE: &str = "image: docker.io/cloudnativelabs/kube-router\n";
 
 pub fn recipe() -> Recipe {
     Recipe {
+        ipv6: Ipv6Support::Refused(
+            "kube-router runs here with its defaults, and --enable-ipv6 is off unless set (the kubeadm guide this recipe follows does not set it): use --ip-family ipv4, or --cni kindnet",
+        ),
         cni: Cni::KubeRouter,
         version: KUBE_ROUTER.into(),
         docs: "https://github.com/cloudnativelabs/kube-router/blob/master/docs/kubeadm.md",

@@ -198,6 +198,18 @@ pub struct Recipe {
     pub sctp: bool,
     pub host_checks: Vec<HostCheck>,
     pub gotchas: Vec<Gotcha>,
+    /// Whether the recipe builds an IPv6 or dual-stack cluster (kind's
+    /// `networking.ipFamily`), or why not.
+    pub ipv6: Ipv6Support,
+}
+
+/// A recipe's second family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ipv6Support {
+    /// `ipFamily: ipv6` and `dual`, with kind's default subnets.
+    Supported,
+    /// Refused, with the reason a person can act on.
+    Refused(&'static str),
 }
 
 impl Recipe {
@@ -214,6 +226,11 @@ impl Recipe {
 
 /// kind's default pod subnet; recipes that keep it say so by using this.
 pub const KIND_POD_SUBNET: &str = "10.244.0.0/16";
+/// kind's default IPv6 pod subnet, and its Service subnets of each family
+/// (kind's `networking` defaults for `ipFamily: ipv6` and `dual`).
+pub const KIND_POD_SUBNET_V6: &str = "fd00:10:244::/56";
+pub const KIND_SERVICE_SUBNET: &str = "10.96.0.0/16";
+pub const KIND_SERVICE_SUBNET_V6: &str = "fd00:10:96::/112";
 
 /// The `--cni` values that exist only to be refused, with the reason.
 pub fn refused(name: &str) -> Option<&'static str> {

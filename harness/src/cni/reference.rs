@@ -3,7 +3,7 @@
 //! kindnet does (ptp + host-local from the node's podCIDR, routes to the other
 //! nodes' podCIDRs), so the row measures our enforcer alone.
 
-use super::{Cni, Gotcha, Install, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
+use super::{Cni, Gotcha, Install, Ipv6Support, KIND_POD_SUBNET, KubeProxyMode, Recipe, Workload};
 
 /// Where the DaemonSet runs.
 pub const NAMESPACE: &str = "netpol-system";
@@ -11,6 +11,9 @@ pub const DAEMONSET: &str = "netpol-enforcer";
 
 pub fn recipe() -> Recipe {
     Recipe {
+        ipv6: Ipv6Support::Refused(
+            "the enforcer writes the pod network's CNI config (ptp + host-local) from the node's podCIDR, one range: pods would get no address of the second family, although the enforcer reads podIPs of both: use --ip-family ipv4, or --cni kindnet",
+        ),
         cni: Cni::Reference,
         version: env!("CARGO_PKG_VERSION").into(),
         docs: "reference-enforcer/README.md",

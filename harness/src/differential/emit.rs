@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::rules::short_form;
 use crate::case::{Action, Case};
 use crate::generate::Yaml;
-use crate::model::{LabelChange, LabelTarget, Model, Probe};
+use crate::model::{Family, LabelChange, LabelTarget, Model, Probe};
 use crate::truth::{Reach, TruthTable};
 
 /// Keys in the order case files write them; others keep their place after these.
@@ -71,10 +71,7 @@ pub fn document(
     if !case.tags.is_empty() {
         top.push(("tags", Yaml::strs(case.tags.iter().cloned())));
     }
-    top.push((
-        "probes",
-        Yaml::strs(case.probes.iter().map(Probe::to_string)),
-    ));
+    top.push(("probes", Yaml::strs(case.probes.iter().map(|p| p.base()))));
     let steps = case
         .steps
         .iter()
@@ -143,11 +140,38 @@ fn label_change(change: &LabelChange) -> Yaml {
     Yaml::map(entries)
 }
 
-/// One step's tables in the short form: the most common table under `all`,
-/// the others under their own `protocol/port`.
+/// One step's tables (keys in either family) in the short form: one map
+/// when every family's tables agree (or only one family was computed),
+/// else one map under `ipv4` and one under `ipv6`.
 fn expect(tables: &BTreeMap<Probe, TruthTable>, model: &Model) -> Yaml {
+    let of = |family: Family| -> BTreeMap<Probe, &TruthTable> {
+        tables
+            .iter()
+            .filter(|(p, _)| p.family == family)
+            .map(|(p, t)| (p.in_family(Family::V4), t))
+            .collect()
+    };
+    let (v4, v6) = (of(Family::V4), of(Family::V6));
+    let agree = v4.len() == v6.len()
+        && v4
+            .iter()
+            .zip(&v6)
+            .all(|((p, a), (q, b))| p == q && a.agrees_with(b));
+    if v4.is_empty() || v6.is_empty() || agree {
+        let one = if v4.is_empty() { v6 } else { v4 };
+        return family_map(&one, model);
+    }
+    Yaml::Map(vec![
+        (Family::V4.name().to_owned(), family_map(&v4, model)),
+        (Family::V6.name().to_owned(), family_map(&v6, model)),
+    ])
+}
+
+/// One family's tables (keyed by the family-less probe): the most common
+/// table under `all`, the others under their own `protocol/port`.
+fn family_map(tables: &BTreeMap<Probe, &TruthTable>, model: &Model) -> Yaml {
     let mut distinct: Vec<(&TruthTable, Vec<Probe>)> = Vec::new();
-    for (probe, table) in tables {
+    for (probe, &table) in tables {
         match distinct.iter_mut().find(|(t, _)| t.agrees_with(table)) {
             Some((_, probes)) => probes.push(*probe),
             None => distinct.push((table, vec![*probe])),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::case::{Case, Expectation};
-use crate::model::{Addresses, Model, Probe, World};
+use crate::model::{Addresses, IpFamily, Model, Probe, World};
 use crate::oracle::Oracle;
 use crate::run::{self, Session};
 use crate::truth::TruthTable;
@@ -22,11 +22,13 @@ use crate::verdict::{CaseResult, Failure};
 pub use shrink::MAX_SHRINK_RUNS;
 
 /// The oracle's tables after each step of `case`, in the world with `addresses`
-/// (the backend's, so that ipBlocks cover the same pods on both sides).
+/// (the backend's, so that ipBlocks cover the same pods on both sides), for
+/// each probe in each family of `ip_family`.
 pub fn oracle_tables(
     case: &Case,
     model: &Model,
     addresses: &Addresses,
+    ip_family: IpFamily,
 ) -> Result<Vec<BTreeMap<Probe, TruthTable>>, String> {
     let mut world = World::new(model.clone(), addresses.clone());
     let mut tables = Vec::new();
@@ -40,7 +42,14 @@ pub fn oracle_tables(
                 .map_err(|e| format!("step {index}: {e}"))?;
         }
         let oracle = Oracle::new(&world).map_err(|e| format!("step {index}: {e}"))?;
-        tables.push(case.probes.iter().map(|p| (*p, oracle.table(*p))).collect());
+        tables.push(
+            ip_family
+                .families()
+                .iter()
+                .flat_map(|&family| case.probes.iter().map(move |p| p.in_family(family)))
+                .map(|p| (p, oracle.table(p)))
+                .collect(),
+        );
     }
     Ok(tables)
 }
@@ -51,8 +60,9 @@ pub fn with_oracle_expectations(
     case: &Case,
     model: &Model,
     addresses: &Addresses,
+    ip_family: IpFamily,
 ) -> Result<(Case, Vec<BTreeMap<Probe, TruthTable>>), String> {
-    let tables = oracle_tables(case, model, addresses)?;
+    let tables = oracle_tables(case, model, addresses, ip_family)?;
     let mut judged = case.clone();
     for (step, expect) in judged.steps.iter_mut().zip(&tables) {
         step.expect = Expectation::Tables(expect.clone());
@@ -101,7 +111,7 @@ pub async fn judge<B: Backend>(session: &mut Session<'_, B>, case: &Case, shrink
             minimal: None,
         };
     };
-    let result = match with_oracle_expectations(case, model, &addresses) {
+    let result = match with_oracle_expectations(case, model, &addresses, session.ip_family()) {
         Ok((judged, _)) => match session.trial(&judged).await {
             Ok(result) => result,
             Err(reason) => CaseResult::skipped(case, reason.into()),

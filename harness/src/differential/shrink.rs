@@ -70,7 +70,7 @@ pub async fn shrink<B: Backend>(
         }
     }
     let name = format!("divergence-{}", case.name);
-    let yaml = match with_oracle_expectations(&current, model, addresses) {
+    let yaml = match with_oracle_expectations(&current, model, addresses, session.ip_family()) {
         Ok((_, tables)) => {
             let description = format!(
                 "Shrunk from {} by netpol run --differential: the backend and the oracle disagree. \
@@ -103,7 +103,9 @@ async fn still_diverges<B: Backend>(
     candidate: &Case,
     addresses: &Addresses,
 ) -> Option<Option<CaseResult>> {
-    let Ok((judged, _)) = with_oracle_expectations(candidate, session.model(), addresses) else {
+    let Ok((judged, _)) =
+        with_oracle_expectations(candidate, session.model(), addresses, session.ip_family())
+    else {
         return Some(None);
     };
     let result = session.trial(&judged).await.ok()?;

@@ -31,7 +31,8 @@ fn the_oracle_fills_every_probed_port_of_every_step() {
     let addresses = crate::backend::oracle::addresses(&model);
     for generated in generate::generate(5, 100) {
         let case = load(&generated.yaml, &generated.name);
-        let (judged, tables) = with_oracle_expectations(&case, &model, &addresses).expect("judged");
+        let (judged, tables) =
+            with_oracle_expectations(&case, &model, &addresses, IpFamily::Dual).expect("judged");
         assert_eq!(tables.len(), case.steps.len());
         for step in &judged.steps {
             assert!(case.probes.iter().all(|p| step.expect.table(p).is_some()));
@@ -45,7 +46,7 @@ fn a_case_written_with_the_oracles_expectation_reads_back_as_the_same_tables() {
     let addresses = crate::backend::oracle::addresses(&model);
     for generated in generate::generate(9, 100) {
         let case = load(&generated.yaml, &generated.name);
-        let tables = oracle_tables(&case, &model, &addresses).expect("tables");
+        let tables = oracle_tables(&case, &model, &addresses, IpFamily::Dual).expect("tables");
         let yaml = document(
             &case,
             "written",
@@ -64,7 +65,7 @@ fn a_case_written_with_the_oracles_expectation_reads_back_as_the_same_tables() {
         }
         // And the actions survive too: the same tables come out of the copy.
         assert_eq!(
-            oracle_tables(&again, &model, &addresses).expect("tables"),
+            oracle_tables(&again, &model, &addresses, IpFamily::Dual).expect("tables"),
             tables
         );
     }

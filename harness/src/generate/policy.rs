@@ -15,6 +15,39 @@ const POD_PREFIXES: [u8; 5] = [32, 31, 30, 24, 16];
 /// `except` blocks inside `{{ip …}}/16` or `0.0.0.0/0`: every model pod's
 /// address shares its /16 on every backend, so these stay strictly inside.
 const EXCEPT_PREFIXES: [u8; 3] = [32, 30, 24];
+/// The same for `{{ip6 ns/pod}}/N`: one pod, a pair, a handful, a node's
+/// (netns) or a namespace's (oracle) /64, every pod (their common /48).
+const POD_PREFIXES_V6: [u8; 5] = [128, 127, 126, 64, 48];
+/// `except` blocks inside `{{ip6 …}}/48` or `::/0`.
+const EXCEPT_PREFIXES_V6: [u8; 3] = [128, 126, 64];
+/// Of every hundred ipBlocks, this many are IPv6: the differential covers
+/// both families, and dual runs judge blocks of each against both.
+const V6_BLOCKS: u64 = 40;
+
+/// One family's ipBlock vocabulary.
+struct Blocks {
+    template: &'static str,
+    prefixes: &'static [u8],
+    wide: u8,
+    everything: &'static str,
+    excepts: &'static [u8],
+}
+
+const V4_BLOCKS: Blocks = Blocks {
+    template: "ip",
+    prefixes: &POD_PREFIXES,
+    wide: 16,
+    everything: "0.0.0.0/0",
+    excepts: &EXCEPT_PREFIXES,
+};
+
+const V6_BLOCKS_OF: Blocks = Blocks {
+    template: "ip6",
+    prefixes: &POD_PREFIXES_V6,
+    wide: 48,
+    everything: "::/0",
+    excepts: &EXCEPT_PREFIXES_V6,
+};
 
 fn pod_id(rng: &mut Rng) -> String {
     format!("{}/{}", rng.pick(&NAMESPACES), rng.pick(&POD_NAMES))
@@ -106,29 +139,56 @@ pub fn peer(rng: &mut Rng) -> Yaml {
             ("podSelector", pod_selector(rng)),
         ]),
         3 => {
-            let prefix = rng.pick(&POD_PREFIXES);
+            let family = blocks(rng);
+            let prefix = rng.pick(family.prefixes);
             Yaml::map([(
                 "ipBlock",
                 Yaml::map([(
                     "cidr",
-                    Yaml::str(format!("{{{{ip {}}}}}/{prefix}", pod_id(rng))),
+                    Yaml::str(format!(
+                        "{{{{{} {}}}}}/{prefix}",
+                        family.template,
+                        pod_id(rng)
+                    )),
                 )]),
             )])
         }
         _ => {
+            let family = blocks(rng);
             let cidr = if rng.chance(50) {
-                "0.0.0.0/0".to_owned()
+                family.everything.to_owned()
             } else {
-                format!("{{{{ip {}}}}}/16", pod_id(rng))
+                format!(
+                    "{{{{{} {}}}}}/{}",
+                    family.template,
+                    pod_id(rng),
+                    family.wide
+                )
             };
             let excepts: Vec<String> = (0..1 + rng.below(2))
-                .map(|_| format!("{{{{ip {}}}}}/{}", pod_id(rng), rng.pick(&EXCEPT_PREFIXES)))
+                .map(|_| {
+                    format!(
+                        "{{{{{} {}}}}}/{}",
+                        family.template,
+                        pod_id(rng),
+                        rng.pick(family.excepts)
+                    )
+                })
                 .collect();
             Yaml::map([(
                 "ipBlock",
                 Yaml::map([("cidr", Yaml::str(cidr)), ("except", Yaml::strs(excepts))]),
             )])
         }
+    }
+}
+
+/// The family of the next ipBlock.
+fn blocks(rng: &mut Rng) -> &'static Blocks {
+    if rng.chance(V6_BLOCKS) {
+        &V6_BLOCKS_OF
+    } else {
+        &V4_BLOCKS
     }
 }
 

@@ -76,16 +76,74 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// One probed `protocol/port`, written `tcp/80`.
+/// An IP address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
+
+    /// `ipv4`, `ipv6`: the spelling of `--ip-family`, case files and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// `v4`, `v6`: the suffix of a cell's probe label (`tcp/80 (v6)`).
+    pub fn short(self) -> &'static str {
+        match self {
+            Family::V4 => "v4",
+            Family::V6 => "v6",
+        }
+    }
+
+    pub fn of(ip: std::net::IpAddr) -> Family {
+        match ip {
+            std::net::IpAddr::V4(_) => Family::V4,
+            std::net::IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One probed `protocol/port` over one address family, written `tcp/80`
+/// (IPv4) or `tcp/80 (v6)`. Case files name probes without a family (they
+/// are held as IPv4 probes); a run probes each in every family it covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Probe {
     pub protocol: Protocol,
     pub port: u16,
+    pub family: Family,
 }
 
 impl Probe {
+    /// An IPv4 probe: the form case files write.
     pub const fn new(protocol: Protocol, port: u16) -> Probe {
-        Probe { protocol, port }
+        Probe {
+            protocol,
+            port,
+            family: Family::V4,
+        }
+    }
+
+    /// The same `protocol/port` over `family`.
+    pub const fn in_family(self, family: Family) -> Probe {
+        Probe { family, ..self }
+    }
+
+    /// `tcp/80` whatever the family, as case files write it.
+    pub fn base(self) -> String {
+        format!("{}/{}", self.protocol, self.port)
     }
 
     /// What a case probes when it does not say.
@@ -99,7 +157,11 @@ impl Probe {
 
 impl fmt::Display for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.protocol, self.port)
+        write!(f, "{}/{}", self.protocol, self.port)?;
+        match self.family {
+            Family::V4 => Ok(()),
+            Family::V6 => write!(f, " ({})", self.family.short()),
+        }
     }
 }
 
@@ -127,7 +189,18 @@ impl FromStr for Probe {
                 "port 0 in probe `{text}` is out of range (1-65535)"
             ));
         }
-        Ok(Probe { protocol, port })
+        Ok(Probe::new(protocol, port))
+    }
+}
+
+impl Probe {
+    /// Reads a cell's probe label as [`Display`](fmt::Display) writes it:
+    /// `tcp/80` (IPv4) or `tcp/80 (v6)`.
+    pub fn from_label(text: &str) -> Result<Probe, String> {
+        match text.strip_suffix(" (v6)") {
+            Some(base) => Ok(base.parse::<Probe>()?.in_family(Family::V6)),
+            None => text.parse(),
+        }
     }
 }
 
@@ -265,6 +338,45 @@ mod world;
 
 pub use world::{Addresses, Change, LabelChange, LabelTarget, PodIps, World, policy_key};
 
+/// Which address families a run probes (`--ip-family`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    #[default]
+    Ipv4,
+    Ipv6,
+    Dual,
+}
+
+impl IpFamily {
+    pub fn families(self) -> &'static [Family] {
+        match self {
+            IpFamily::Ipv4 => &[Family::V4],
+            IpFamily::Ipv6 => &[Family::V6],
+            IpFamily::Dual => &Family::ALL,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+            IpFamily::Dual => "dual",
+        }
+    }
+
+    /// Whether IPv6 cells are probed.
+    pub fn needs_ipv6(self) -> bool {
+        self != IpFamily::Ipv4
+    }
+}
+
+impl fmt::Display for IpFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +420,22 @@ mod tests {
         assert!("tcp/0".parse::<Probe>().is_err());
         assert!("tcp/65536".parse::<Probe>().is_err());
         assert!("tcp".parse::<Probe>().is_err());
+    }
+
+    #[test]
+    fn a_probe_in_ipv6_is_labelled_with_its_family_and_reads_back() {
+        let v6 = Probe::new(Protocol::Tcp, 80).in_family(Family::V6);
+        assert_eq!(v6.to_string(), "tcp/80 (v6)");
+        assert_eq!(v6.base(), "tcp/80");
+        assert_eq!(Probe::from_label("tcp/80 (v6)"), Ok(v6));
+        assert_eq!(
+            Probe::from_label("tcp/80"),
+            Ok(Probe::new(Protocol::Tcp, 80))
+        );
+        assert!(
+            "tcp/80 (v6)".parse::<Probe>().is_err(),
+            "case files name no family"
+        );
+        assert_eq!(IpFamily::Dual.families(), [Family::V4, Family::V6]);
     }
 }

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-use super::{Labels, Model, PodId};
+use super::{Family, Labels, Model, PodId};
 
 /// The addresses a backend gave the pods.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +19,16 @@ pub struct Addresses {
 pub struct PodIps {
     pub v4: Ipv4Addr,
     pub v6: Option<Ipv6Addr>,
+}
+
+impl PodIps {
+    /// The pod's address of `family`, if it has one.
+    pub fn of(&self, family: Family) -> Option<IpAddr> {
+        match family {
+            Family::V4 => Some(IpAddr::V4(self.v4)),
+            Family::V6 => self.v6.map(IpAddr::V6),
+        }
+    }
 }
 
 /// Which object a label change applies to.

@@ -97,7 +97,9 @@ impl Oracle<'_> {
                     .map(
                         |rule| match self.rule_allows(rule, direction, pod, peer, probe) {
                             Some((peer, port)) => RuleVerdict::Allows { peer, port },
-                            None if self.matching_peer(rule, peer).is_none() => RuleVerdict::NoPeer,
+                            None if self.matching_peer(rule, peer, probe.family).is_none() => {
+                                RuleVerdict::NoPeer
+                            }
                             None => RuleVerdict::NoPort,
                         },
                     )

@@ -11,15 +11,13 @@ mod tests;
 pub use explain::{Explanation, Side};
 pub use table::PodSet;
 
-use std::net::IpAddr;
-
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube_core::{Selector, SelectorExt};
 
 use crate::cidr::Cidr;
-use crate::model::{Pod, Probe, Protocol, World, policy_key};
+use crate::model::{Family, Pod, Probe, Protocol, World, policy_key};
 use crate::truth::Reach;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +137,7 @@ impl<'w> Oracle<'w> {
         peer: &Pod,
         probe: Probe,
     ) -> Option<(Option<usize>, Option<usize>)> {
-        let peer_index = self.matching_peer(rule, peer)?;
+        let peer_index = self.matching_peer(rule, peer, probe.family)?;
         // The port is always the destination's: for ingress `pod`, for egress `peer`.
         let destination = match direction {
             Direction::Ingress => pod,
@@ -149,17 +147,21 @@ impl<'w> Oracle<'w> {
         Some((peer_index, port_index))
     }
 
-    fn matching_peer(&self, rule: &Rule, peer: &Pod) -> Option<Option<usize>> {
+    fn matching_peer(&self, rule: &Rule, peer: &Pod, family: Family) -> Option<Option<usize>> {
         if rule.peers.is_empty() {
             return Some(None);
         }
         rule.peers
             .iter()
-            .position(|p| self.peer_matches(p, peer))
+            .position(|p| self.peer_matches(p, peer, family))
             .map(Some)
     }
 
-    fn peer_matches(&self, peer: &Peer, pod: &Pod) -> bool {
+    /// Whether `pod`, seen over `family`, is `peer`: selectors match the pod
+    /// whatever the family; an ipBlock matches the pod's address of that
+    /// family (a block of the other family never does, and a pod without an
+    /// address of the family is in no block of it).
+    fn peer_matches(&self, peer: &Peer, pod: &Pod, family: Family) -> bool {
         match peer {
             Peer::Pods {
                 pods,
@@ -176,11 +178,15 @@ impl<'w> Oracle<'w> {
                 namespace_ok && pods.as_ref().is_none_or(|s| s.matches(&pod.labels))
             }
             Peer::Block { cidr, except } => {
-                // Probes travel over IPv4, so the peer is seen by its IPv4 address.
-                let Some(ips) = self.world.addresses.ips.get(&pod.id) else {
+                let Some(ip) = self
+                    .world
+                    .addresses
+                    .ips
+                    .get(&pod.id)
+                    .and_then(|ips| ips.of(family))
+                else {
                     return false;
                 };
-                let ip = IpAddr::V4(ips.v4);
                 cidr.contains(ip) && !except.iter().any(|e| e.contains(ip))
             }
         }

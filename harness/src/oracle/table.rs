@@ -59,7 +59,11 @@ impl<'w> Oracle<'w> {
             }
             let mut set = PodSet::empty(n);
             for (i, pod) in pods.iter().enumerate() {
-                if rule.peers.iter().any(|p| self.peer_matches(p, pod)) {
+                if rule
+                    .peers
+                    .iter()
+                    .any(|p| self.peer_matches(p, pod, probe.family))
+                {
                     set.insert(i);
                 }
             }

@@ -35,6 +35,10 @@ pub const FEATURES: &[Feature] = &[
     feature("protocol matching", &["protocol"]),
     feature("UDP", &["udp"]),
     feature("SCTP", &["sctp"]),
+    // Cases about the second family (`ipv6`): IPv6 blocks, and what
+    // dual-stack pods must get right per family; judged in `--ip-family
+    // ipv6` or `dual` runs, untested (skipped, with the reason) in ipv4 ones.
+    feature("IPv6", &["ipv6"]),
     feature("several policies add up", &["union"]),
     feature("pod relabel", &["label-change"]),
     feature("namespace relabel", &["namespace-relabel"]),

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{ClusterInfo, CniInfo};
-use crate::model::Probe;
+use crate::model::{IpFamily, Probe};
 use crate::truth::Reach;
 use crate::verdict::{CaseResult, Comparison, StepResult, Summary, Verdict};
 
@@ -21,6 +21,11 @@ pub struct Results {
     pub cluster: ClusterInfo,
     pub started_at: String,
     pub duration_ms: u64,
+    /// The address families probed (`ipv4`, `ipv6` or `dual`): in `dual`
+    /// every probe is judged once per family, and an IPv6 cell's probe is
+    /// labelled `tcp/80 (v6)`. Absent in older files: read it as `ipv4`.
+    #[serde(default)]
+    pub ip_family: IpFamily,
     pub summary: Summary,
     /// Why the run stopped before judging every case (the world could not be
     /// reset); `null` when it judged them all. Absent in older files.
@@ -119,6 +124,7 @@ pub struct RunInfo {
     pub cluster: ClusterInfo,
     pub started: SystemTime,
     pub duration: Duration,
+    pub ip_family: IpFamily,
     /// Why it stopped before judging every case.
     pub stopped: Option<String>,
     /// What teardown could not remove.
@@ -141,6 +147,7 @@ impl Results {
             cluster: info.cluster,
             started_at: rfc3339(info.started),
             duration_ms: millis(info.duration),
+            ip_family: info.ip_family,
             summary: Summary::of(cases),
             stopped: info.stopped,
             cleanup: info.cleanup,

@@ -8,7 +8,7 @@ use super::{Instant, protocol_names};
 use crate::backend::{Backend, Capabilities};
 use crate::case::{Case, Expectation};
 use crate::error::chain;
-use crate::model::{Addresses, Model, Probe};
+use crate::model::{Addresses, IpFamily, Model, Probe};
 use crate::probe::{Matrix, Observed, ObservedTable};
 use crate::timeouts::Timeouts;
 use crate::truth::TruthTable;
@@ -21,6 +21,7 @@ pub(super) async fn run_step<B: Backend>(
     model: &Model,
     addresses: &Addresses,
     capabilities: &Capabilities,
+    ip_family: IpFamily,
 ) -> StepResult {
     let step = &case.steps[index];
     let failed = |failure, reason: String| StepResult::failed(index, failure, reason);
@@ -35,8 +36,14 @@ pub(super) async fn run_step<B: Backend>(
             );
         }
     };
-    let mut expected = Vec::with_capacity(case.probes.len());
-    for probe in &case.probes {
+    // Every probe of the case in every family of the run: the cells.
+    let probes: Vec<Probe> = ip_family
+        .families()
+        .iter()
+        .flat_map(|&family| case.probes.iter().map(move |p| p.in_family(family)))
+        .collect();
+    let mut expected = Vec::with_capacity(probes.len());
+    for probe in &probes {
         match tables.get(probe) {
             Some(table) => expected.push((*probe, table)),
             None => {
@@ -68,8 +75,7 @@ pub(super) async fn run_step<B: Backend>(
         Some(written) if !changes.is_empty() => Instant::from_std(written),
         _ => changed,
     };
-    let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = case
-        .probes
+    let (supported, unsupported): (Vec<Probe>, Vec<Probe>) = probes
         .iter()
         .partition(|p| capabilities.protocols.contains(&p.protocol));
     let deadline = capabilities.timeouts.enforce;

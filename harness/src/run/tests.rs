@@ -8,7 +8,7 @@ use super::{run_case, run_case_within};
 use crate::backend::oracle::OracleBackend;
 use crate::backend::{Backend, BackendResult, Capabilities, ClusterInfo, CniInfo};
 use crate::case::{Case, Expectation, parse_case};
-use crate::model::{Addresses, Change, Model, Probe, Protocol};
+use crate::model::{Addresses, Change, Family, IpFamily, Model, Probe, Protocol};
 use crate::probe::{Matrix, Observed, ObservedTable, Paths};
 use crate::report::json::{Results, RunInfo};
 use crate::timeouts::Timeouts;
@@ -29,7 +29,7 @@ async fn run(case: &Case) -> crate::verdict::CaseResult {
     let model = Model::default();
     let mut backend = OracleBackend::new();
     let addresses = backend.setup(&model).await.expect("setup");
-    let run = run_case(&mut backend, case, &model, &addresses).await;
+    let run = run_case(&mut backend, case, &model, &addresses, IpFamily::Ipv4).await;
     assert!(run.unreset.is_none());
     run.result
 }
@@ -156,7 +156,16 @@ impl Backend for TwoPaths {
 async fn run_on<B: Backend>(backend: &mut B, case: &Case, enforce: Option<Duration>) -> CaseResult {
     let model = Model::default();
     let addresses = backend.setup(&model).await.expect("setup");
-    let run = run_case_within(backend, case, &model, &addresses, enforce).await;
+    let run = run_case_within(backend, case, &model, &addresses, IpFamily::Ipv4, enforce).await;
+    assert!(run.unreset.is_none());
+    run.result
+}
+
+async fn run_in(case: &Case, ip_family: IpFamily) -> crate::verdict::CaseResult {
+    let model = Model::default();
+    let mut backend = OracleBackend::new();
+    let addresses = backend.setup(&model).await.expect("setup");
+    let run = run_case(&mut backend, case, &model, &addresses, ip_family).await;
     assert!(run.unreset.is_none());
     run.result
 }
@@ -171,6 +180,7 @@ fn results_json(result: &CaseResult) -> serde_json::Value {
         cluster: ClusterInfo::default(),
         started: std::time::SystemTime::UNIX_EPOCH,
         duration: Duration::ZERO,
+        ip_family: IpFamily::Ipv4,
         stopped: None,
         cleanup: None,
         interrupted: None,
@@ -307,4 +317,51 @@ async fn a_step_that_keeps_seeing_the_no_policy_matrix_stops_early_and_says_so()
     let reason = result.reason.expect("a reason");
     assert!(reason.contains("after 121 attempts"), "{reason}");
     assert!(!reason.contains("no policy"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_dual_run_judges_every_probe_in_both_families() {
+    let result = run_in(&case(), IpFamily::Dual).await;
+    assert_eq!(result.verdict, Verdict::Passed);
+    let probes: Vec<String> = result.steps[0]
+        .comparisons
+        .keys()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(probes, ["tcp/80", "tcp/80 (v6)", "udp/81", "udp/81 (v6)"]);
+    let v6 = Probe::new(Protocol::Udp, 81).in_family(Family::V6);
+    assert!(result.steps[0].comparisons.contains_key(&v6));
+}
+
+/// `CASE` with an ipBlock peer `cidr` for the isolated pods.
+fn case_with_block(cidr: &str) -> Case {
+    let text = CASE.replace(
+        "spec: {podSelector: {}, policyTypes: [Ingress]}",
+        &format!(
+            "spec: {{podSelector: {{}}, ingress: [{{from: [{{ipBlock: {{cidr: '{cidr}'}}}}]}}]}}"
+        ),
+    );
+    parse_case(&text, Path::new("t.yaml"), &Model::default()).expect("valid")
+}
+
+#[tokio::test]
+async fn a_case_naming_an_address_of_a_family_the_run_does_not_probe_is_not_run() {
+    let v4 = run_in(&case_with_block("192.0.2.0/24"), IpFamily::Ipv6).await;
+    assert_eq!(v4.verdict, Verdict::Skipped);
+    let reason = v4.reason.unwrap_or_default();
+    assert!(reason.contains("names an IPv4 address"), "{reason}");
+    let v6 = run_in(&case_with_block("2001:db8::/32"), IpFamily::Ipv4).await;
+    assert_eq!(v6.verdict, Verdict::Skipped);
+    assert!(
+        v6.reason
+            .unwrap_or_default()
+            .contains("names an IPv6 address")
+    );
+    // In dual both are judged (neither block holds a pod: x is isolated).
+    assert_eq!(
+        run_in(&case_with_block("2001:db8::/32"), IpFamily::Dual)
+            .await
+            .verdict,
+        Verdict::Passed
+    );
 }

@@ -84,8 +84,11 @@ impl CellSpec {
             None => (None, text),
         };
         let words: Vec<&str> = rest.split_whitespace().collect();
-        let [from, "->" | "→", to, probe] = words[..] else {
-            return Err(problem());
+        // An IPv6 cell ends with its family, as reports label it: `tcp/80 (v6)`.
+        let (from, to, probe) = match words[..] {
+            [from, "->" | "→", to, probe] => (from, to, probe.to_owned()),
+            [from, "->" | "→", to, probe, family] => (from, to, format!("{probe} {family}")),
+            _ => return Err(problem()),
         };
         let pod = |text: &str| {
             text.split_once('/')
@@ -97,7 +100,7 @@ impl CellSpec {
             step,
             from: pod(from)?,
             to: pod(to)?,
-            probe: probe.parse()?,
+            probe: Probe::from_label(&probe)?,
         })
     }
 }

@@ -9,8 +9,9 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use netpol_probe::Ready;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_netpol-probe");
-/// The only address these tests ever use.
+/// The only addresses these tests ever use: loopback, in each family.
 pub const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+pub const LOOPBACK_V6: std::net::Ipv6Addr = std::net::Ipv6Addr::LOCALHOST;
 
 /// `netpol-probe ARGS`, run to completion with `stdin` as its input.
 pub fn run(args: &[&str], stdin: &str) -> Output {
@@ -40,10 +41,15 @@ pub struct Server {
 impl Server {
     /// Starts `netpol-probe serve ARGS --bind 127.0.0.1` and waits for its ready line.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_on("127.0.0.1", args)
+    }
+
+    /// Starts `netpol-probe serve ARGS --bind BIND` and waits for its ready line.
+    pub fn start_on(bind: &str, args: &[&str]) -> Server {
         let mut child = Command::new(BINARY)
             .arg("serve")
             .args(args)
-            .args(["--bind", "127.0.0.1"])
+            .args(["--bind", bind])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

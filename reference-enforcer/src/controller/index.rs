@@ -37,6 +37,20 @@ pub fn pod_entry(pod: &Pod) -> Option<snapshot::Pod> {
         return None;
     }
     let ip = status.pod_ip.as_deref()?.parse().ok()?;
+    // A dual-stack pod lists both addresses in `podIPs` (the first is
+    // `podIP`); an address that does not parse is left out, never guessed.
+    let ips: Vec<std::net::IpAddr> = status
+        .pod_ips
+        .iter()
+        .flatten()
+        .filter_map(|p| p.ip.parse().ok())
+        .filter(|other| *other != ip)
+        .collect();
+    let ips = if ips.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(ip).chain(ips).collect()
+    };
     let node = spec.node_name.clone()?;
     let ports = spec
         .containers
@@ -56,6 +70,7 @@ pub fn pod_entry(pod: &Pod) -> Option<snapshot::Pod> {
         name,
         node,
         ip,
+        ips,
         labels: pod.metadata.labels.clone().unwrap_or_default(),
         ports,
     })

@@ -271,3 +271,21 @@ fn pods_get_the_mtu_of_the_nodes_default_route_interface() {
         "unreadable: the caller falls back"
     );
 }
+
+#[test]
+fn a_dual_stack_pod_is_entered_with_every_address_of_its_pod_ips() {
+    let mut dual = pod("x", "a", "10.244.1.10", "node-1", json!({"pod": "a"}));
+    dual.status.as_mut().unwrap().pod_ips = Some(
+        ["10.244.1.10", "fd00:10:244:1::a", "not-an-address"]
+            .iter()
+            .map(|ip| k8s_openapi::api::core::v1::PodIP { ip: (*ip).into() })
+            .collect(),
+    );
+    let entry = pod_entry(&dual).expect("an entry");
+    assert_eq!(entry.ip.to_string(), "10.244.1.10");
+    let addresses: Vec<String> = entry.addresses().iter().map(ToString::to_string).collect();
+    assert_eq!(addresses, ["10.244.1.10", "fd00:10:244:1::a"]);
+    // A single-stack pod keeps `ip` alone.
+    let single = pod_entry(&pod("x", "b", "10.244.1.11", "node-1", json!({}))).expect("an entry");
+    assert!(single.ips.is_empty());
+}

@@ -51,6 +51,13 @@ pub struct KindOptions {
     pub run_id: String,
 }
 
+impl KindOptions {
+    /// The plan in `ip_family`, or why the recipe refuses it.
+    pub fn plan_in(&self, ip_family: crate::model::IpFamily) -> Result<KindPlan, String> {
+        plan_for(self).with_ip_family(ip_family)
+    }
+}
+
 pub struct KindBackend {
     plan: KindPlan,
     tools: Tools,

@@ -8,8 +8,11 @@ use std::path::PathBuf;
 use crate::backend::kube::ProbeVia;
 use crate::backend::kube::objects::Names;
 use crate::cni::versions::{ENFORCER_IMAGE, NODE_IMAGE, PROBE_IMAGE};
-use crate::cni::{Cni, Recipe};
-use crate::model::Protocol;
+use crate::cni::{
+    Cni, Ipv6Support, KIND_POD_SUBNET, KIND_POD_SUBNET_V6, KIND_SERVICE_SUBNET,
+    KIND_SERVICE_SUBNET_V6, Recipe,
+};
+use crate::model::{IpFamily, Protocol};
 
 /// Worker nodes besides the control plane: two, so that the matrix has
 /// same-node and cross-node pairs while the control plane stays tainted.
@@ -40,6 +43,8 @@ pub struct KindPlan {
     pub arch: &'static str,
     /// `--enforce-timeout`: each step's enforce deadline instead of the recipe's.
     pub enforce: Option<std::time::Duration>,
+    /// kind's `networking.ipFamily`: IPv4 unless [`KindPlan::with_ip_family`] says.
+    pub ip_family: IpFamily,
 }
 
 /// The default cluster name of a CNI's run.
@@ -86,7 +91,21 @@ impl KindPlan {
             names: Names::plain(run_id),
             arch: super::tools::host_arch(),
             enforce: None,
+            ip_family: IpFamily::Ipv4,
         }
+    }
+
+    /// The cluster in `ip_family` (kind's `networking.ipFamily`), or why the
+    /// recipe cannot build it.
+    pub fn with_ip_family(mut self, ip_family: IpFamily) -> Result<KindPlan, String> {
+        if let (true, Ipv6Support::Refused(reason)) = (ip_family.needs_ipv6(), &self.recipe.ipv6) {
+            return Err(format!(
+                "--ip-family {ip_family} on kind with --cni {}: {reason}",
+                self.recipe.cni
+            ));
+        }
+        self.ip_family = ip_family;
+        Ok(self)
     }
 
     /// What the backend declares: the recipe's protocols (and the host's
@@ -126,8 +145,27 @@ impl KindPlan {
             self.cluster
         );
         let _ = writeln!(out, "networking:");
+        if self.ip_family != IpFamily::Ipv4 {
+            let _ = writeln!(out, "  ipFamily: {}", self.ip_family);
+        }
         let _ = writeln!(out, "  disableDefaultCNI: {}", recipe.disable_default_cni);
-        let _ = writeln!(out, "  podSubnet: {}", recipe.pod_subnet);
+        // Only recipes on kind's default subnets offer IPv6 (`with_ip_family`).
+        match self.ip_family {
+            IpFamily::Ipv4 => {
+                let _ = writeln!(out, "  podSubnet: {}", recipe.pod_subnet);
+            }
+            IpFamily::Ipv6 => {
+                let _ = writeln!(out, "  podSubnet: {KIND_POD_SUBNET_V6}");
+                let _ = writeln!(out, "  serviceSubnet: {KIND_SERVICE_SUBNET_V6}");
+            }
+            IpFamily::Dual => {
+                let _ = writeln!(out, "  podSubnet: {KIND_POD_SUBNET},{KIND_POD_SUBNET_V6}");
+                let _ = writeln!(
+                    out,
+                    "  serviceSubnet: {KIND_SERVICE_SUBNET},{KIND_SERVICE_SUBNET_V6}"
+                );
+            }
+        }
         let _ = writeln!(out, "  kubeProxyMode: {}", recipe.kube_proxy_mode.name());
         let _ = writeln!(out, "nodes:");
         let roles = std::iter::once("control-plane").chain(std::iter::repeat_n("worker", WORKERS));

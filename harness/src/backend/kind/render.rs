@@ -89,6 +89,13 @@ impl KindPlan {
             ""
         };
         let _ = writeln!(out, "protocols probed: {}{why}", protocols.join(", "));
+        if self.ip_family != crate::model::IpFamily::Ipv4 {
+            let _ = writeln!(
+                out,
+                "ip family: {} (kind networking.ipFamily; the kind backend probes IPv4 only so far: a run is refused, this plan shows the cluster)",
+                self.ip_family
+            );
+        }
         let _ = writeln!(
             out,
             "\nkind config ({}):\n{}",

@@ -224,7 +224,15 @@ impl NetnsBackend {
             .iter()
             .map(u16::to_string)
             .collect();
-        let args = vec!["serve".to_owned(), "--ports".to_owned(), ports.join(",")];
+        // `::` serves both families on one socket: a new namespace has
+        // `net.ipv6.bindv6only` 0, so IPv4 clients reach it too.
+        let args = vec![
+            "serve".to_owned(),
+            "--ports".to_owned(),
+            ports.join(","),
+            "--bind".to_owned(),
+            "::".to_owned(),
+        ];
         let log_of =
             |id: &crate::model::PodId| root.join(format!("agent-{}-{}.log", id.namespace, id.name));
         for pod in &ready.topology.pods {
@@ -337,9 +345,10 @@ impl Backend for NetnsBackend {
                 ..Timeouts::NETNS
             },
         };
+        // Every pod of the world is dual-stack (topology.rs).
         Capabilities {
             protocols,
-            ipv6: false,
+            ipv6: true,
             timeouts,
         }
     }
@@ -391,7 +400,7 @@ impl Backend for NetnsBackend {
                 pod.id.clone(),
                 PodIps {
                     v4: pod.ip,
-                    v6: None,
+                    v6: Some(pod.ip6),
                 },
             );
         }

@@ -4,8 +4,21 @@
 //! Everything is created inside namespaces of the run: veths are made in a
 //! node namespace with their peer moved straight into a pod or the fabric, so
 //! the root network namespace is never touched.
+//!
+//! Both families are built: IPv4 and IPv6 addresses, routes and gateways.
+//! Every IPv6 address is added `nodad`, and duplicate address detection is
+//! off in every namespace before its first interface exists (the automatic
+//! link-local addresses too), so no address is ever tentative: the world is
+//! usable as soon as the commands return, with no DAD delay to wait out.
 
-use super::topology::{BRIDGE, GATEWAY, Gateway, NODE_FABRIC_IF, POD_IF, Topology};
+use super::topology::{
+    BRIDGE, GATEWAY, GATEWAY_V6, Gateway, NET_V6_PREFIX, NODE_FABRIC_IF, POD_IF, Topology,
+};
+
+/// Turns duplicate address detection off in a namespace, for the interfaces
+/// made later (`default`) and the loopback already there (`all`).
+const NO_DAD: &str = "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad; \
+echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad";
 
 /// One `ip` invocation (arguments after `ip`).
 pub type IpCommand = Vec<String>;
@@ -19,6 +32,7 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
     let mut out = Vec::new();
     for netns in topology.namespaces() {
         out.push(cmd(&["netns", "add", netns]));
+        out.push(cmd(&["netns", "exec", netns, "sh", "-c", NO_DAD]));
         out.push(cmd(&["-n", netns, "link", "set", "lo", "up"]));
     }
     let fabric = topology.fabric.as_str();
@@ -56,8 +70,33 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
             "dev",
             NODE_FABRIC_IF,
         ]));
+        let address6 = format!("{}/{NET_V6_PREFIX}", node.fabric_ip6);
+        out.push(cmd(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &address6,
+            "dev",
+            NODE_FABRIC_IF,
+            "nodad",
+        ]));
         out.push(cmd(&["-n", ns, "link", "set", NODE_FABRIC_IF, "up"]));
         for other in topology.nodes.iter().filter(|o| o.name != node.name) {
+            let net6 = format!("{}/{NET_V6_PREFIX}", other.pod_net6);
+            let via6 = other.fabric_ip6.to_string();
+            out.push(cmd(&[
+                "-n",
+                ns,
+                "-6",
+                "route",
+                "add",
+                &net6,
+                "via",
+                &via6,
+                "dev",
+                NODE_FABRIC_IF,
+            ]));
             let net = format!("{}/24", other.pod_net);
             let via = other.fabric_ip.to_string();
             out.push(cmd(&[
@@ -88,6 +127,8 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
             ]));
         }
     }
+    let gateway6 = format!("{GATEWAY_V6}/{NET_V6_PREFIX}");
+    let gateway6_ip = GATEWAY_V6.to_string();
     for pod in &topology.pods {
         let node = topology.nodes[pod.node].netns.as_str();
         let (pod_ns, host_if) = (pod.netns.as_str(), pod.host_if.as_str());
@@ -96,12 +137,25 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
             "-n", node, "link", "add", host_if, "type", "veth", "peer", "name", POD_IF, "netns",
             pod_ns,
         ]));
+        let ip6 = format!("{}/128", pod.ip6);
+        // With the gateway on the node's loopback (Felix's world), the
+        // engine owns the host veths' addresses: the IPv6 gateway is not set
+        // there either, and such a world is IPv4 only (its capabilities say so).
         if topology.shape.gateway == Gateway::HostVeth {
             out.push(cmd(&["-n", node, "addr", "add", &gateway, "dev", host_if]));
+            out.push(cmd(&[
+                "-n", node, "addr", "add", &gateway6, "dev", host_if, "nodad",
+            ]));
         }
         out.push(cmd(&["-n", node, "link", "set", host_if, "up"]));
         out.push(cmd(&["-n", node, "route", "add", &ip, "dev", host_if]));
+        out.push(cmd(&[
+            "-n", node, "-6", "route", "add", &ip6, "dev", host_if,
+        ]));
         out.push(cmd(&["-n", pod_ns, "addr", "add", &ip, "dev", POD_IF]));
+        out.push(cmd(&[
+            "-n", pod_ns, "addr", "add", &ip6, "dev", POD_IF, "nodad",
+        ]));
         out.push(cmd(&["-n", pod_ns, "link", "set", POD_IF, "up"]));
         out.push(cmd(&[
             "-n",
@@ -125,11 +179,25 @@ pub fn build(topology: &Topology) -> Vec<IpCommand> {
             "dev",
             POD_IF,
         ]));
+        // The link-local gateway needs no on-link route of its own: fe80::/64
+        // is on every interface.
+        out.push(cmd(&[
+            "-n",
+            pod_ns,
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &gateway6_ip,
+            "dev",
+            POD_IF,
+        ]));
     }
     out
 }
 
-/// Nodes forward; written through `ip netns exec … sh` so no thread of ours
+/// Nodes forward, both families; written through `ip netns exec … sh` so no thread of ours
 /// ever enters a namespace.
 pub fn forwarding(topology: &Topology) -> Vec<IpCommand> {
     topology
@@ -142,7 +210,8 @@ pub fn forwarding(topology: &Topology) -> Vec<IpCommand> {
                 &node.netns,
                 "sh",
                 "-c",
-                "echo 1 > /proc/sys/net/ipv4/ip_forward",
+                "echo 1 > /proc/sys/net/ipv4/ip_forward; \
+echo 1 > /proc/sys/net/ipv6/conf/all/forwarding",
             ])
         })
         .collect()

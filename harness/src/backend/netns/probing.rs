@@ -9,11 +9,19 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use super::preflight::Tools;
-use super::topology::Topology;
+use super::topology::{PodPlan, Topology};
 use crate::command;
-use crate::model::Probe;
+use crate::model::{Family, Probe};
 use crate::probe::{Matrix, Observed, ObservedTable, agent_input, agent_target, parse_agent_line};
 use crate::timeouts::Timeouts;
+
+/// The address `probe` dials `pod` at: the pod's address of the probe's family.
+fn address(pod: &PodPlan, probe: Probe) -> IpAddr {
+    match probe.family {
+        Family::V4 => IpAddr::V4(pod.ip),
+        Family::V6 => IpAddr::V6(pod.ip6),
+    }
+}
 
 /// Probes every pod to every pod.
 pub async fn probe_matrix(
@@ -39,7 +47,7 @@ pub async fn probe_matrix(
         .flat_map(|pod| {
             probes
                 .iter()
-                .map(move |probe| agent_target(pod.id.to_string(), IpAddr::V4(pod.ip), *probe))
+                .map(move |probe| agent_target(pod.id.to_string(), address(pod, *probe), *probe))
         })
         .collect();
     let input = agent_input(&targets);
@@ -130,10 +138,14 @@ pub async fn probe_per_cell(
     for (from, source) in topology.pods.iter().enumerate() {
         for (to, destination) in topology.pods.iter().enumerate() {
             for probe in probes {
+                // The agent reads `host:proto/port`; an IPv6 host is bracketed.
+                let host = match address(destination, *probe) {
+                    IpAddr::V4(ip) => ip.to_string(),
+                    IpAddr::V6(ip) => format!("[{ip}]"),
+                };
                 let target = format!(
-                    "{}={}:{}/{}",
+                    "{}={host}:{}/{}",
                     destination.id,
-                    destination.ip,
                     probe.protocol.name(),
                     probe.port
                 );

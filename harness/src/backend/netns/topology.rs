@@ -2,12 +2,17 @@
 //! addresses, which pod lives on which node. Pure, so it is unit-tested.
 //!
 //! ```text
-//!   pod ns (eth0 10.244.N.M/32) ──veth── node ns N (podJ 169.254.1.1/32) ──veth── fabric ns (br0)
+//!   pod ns (eth0 10.244.N.M/32       ──veth── node ns N (podJ 169.254.1.1/32 ──veth── fabric ns (br0)
+//!           fd00:10:244:N::M/128)                       fe80::1/64)
 //! ```
 //! Pods are L3-routed through their node, so every pod packet crosses the
 //! node's forward hook, where the enforcer filters (as with kind's ptp CNI).
+//! Every pod is dual-stack: IPv6 is routed like IPv4, a ULA /64 per node
+//! (`fd00:10:244:N::/64`) beside its /24, nodes reach each other over a ULA
+//! /64 on the fabric, and a pod's IPv6 gateway is the link-local `fe80::1`
+//! of its node-side veth (as Calico does), found by neighbour discovery.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::model::{Model, PodId};
 
@@ -21,6 +26,14 @@ pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
 const FABRIC_NET: [u8; 3] = [10, 255, 0];
 /// Pod addresses: node N gets 10.244.N.0/24, like kind's pod CIDRs.
 const POD_NET: [u8; 2] = [10, 244];
+/// The IPv6 gateway of every pod: link-local, so each node veth carries it.
+pub const GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+/// The nodes' fabric /64 (`fd00:10:255::N`): a ULA, as no address here is global.
+const FABRIC_NET_V6: [u16; 3] = [0xfd00, 0x10, 0x255];
+/// Node N's pods get `fd00:10:244:N::/64`, the ULA twin of 10.244.N.0/24.
+const POD_NET_V6: [u16; 3] = [0xfd00, 0x10, 0x244];
+/// IPv6 prefix lengths: a /64 per link, pods as /128 host routes.
+pub const NET_V6_PREFIX: u8 = 64;
 const FIRST_POD_HOST: u8 = 10;
 /// Interface names inside a node; namespaces isolate them, so they are short.
 pub const NODE_FABRIC_IF: &str = "fabric0";
@@ -80,6 +93,10 @@ pub struct NodePlan {
     pub fabric_ip: Ipv4Addr,
     /// The /24 of this node's pods.
     pub pod_net: Ipv4Addr,
+    /// The node's IPv6 address on the fabric /64.
+    pub fabric_ip6: Ipv6Addr,
+    /// The /64 of this node's pods.
+    pub pod_net6: Ipv6Addr,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +107,7 @@ pub struct PodPlan {
     /// The node-side veth of this pod, in the node namespace.
     pub host_if: String,
     pub ip: Ipv4Addr,
+    pub ip6: Ipv6Addr,
 }
 
 impl Topology {
@@ -110,6 +128,8 @@ impl Topology {
                     fabric_port: format!("node{n}"),
                     fabric_ip: Ipv4Addr::new(FABRIC_NET[0], FABRIC_NET[1], FABRIC_NET[2], n),
                     pod_net: Ipv4Addr::new(POD_NET[0], POD_NET[1], n, 0),
+                    fabric_ip6: v6(FABRIC_NET_V6, 0, u16::from(n)),
+                    pod_net6: v6(POD_NET_V6, u16::from(n), 0),
                 }
             })
             .collect::<Vec<_>>();
@@ -137,6 +157,11 @@ impl Topology {
                         }
                     },
                     ip: Ipv4Addr::new(net[0], net[1], net[2], FIRST_POD_HOST + slot),
+                    ip6: v6(
+                        POD_NET_V6,
+                        node as u16 + 1,
+                        u16::from(FIRST_POD_HOST + slot),
+                    ),
                 }
             })
             .collect();
@@ -156,6 +181,11 @@ impl Topology {
             .chain(self.pods.iter().map(|p| p.netns.as_str()))
             .collect()
     }
+}
+
+/// `prefix:subnet::host`.
+fn v6(prefix: [u16; 3], subnet: u16, host: u16) -> Ipv6Addr {
+    Ipv6Addr::new(prefix[0], prefix[1], prefix[2], subnet, 0, 0, 0, host)
 }
 
 /// Run ids are this many lower-case hex digits, so other `netpol-…` names
@@ -195,6 +225,10 @@ mod tests {
         );
         assert_eq!(x_a.ip, Ipv4Addr::new(10, 244, 1, 10));
         assert_eq!(topology.pods[1].ip, Ipv4Addr::new(10, 244, 2, 10));
+        assert_eq!(x_a.ip6.to_string(), "fd00:10:244:1::a");
+        assert_eq!(topology.pods[1].ip6.to_string(), "fd00:10:244:2::a");
+        assert_eq!(topology.nodes[1].pod_net6.to_string(), "fd00:10:244:2::");
+        assert_eq!(topology.nodes[1].fabric_ip6.to_string(), "fd00:10:255::2");
     }
 
     #[test]
@@ -210,6 +244,9 @@ mod tests {
         let addresses: std::collections::BTreeSet<Ipv4Addr> =
             topology.pods.iter().map(|p| p.ip).collect();
         assert_eq!(addresses.len(), 9, "every pod has its own address");
+        let v6: std::collections::BTreeSet<Ipv6Addr> =
+            topology.pods.iter().map(|p| p.ip6).collect();
+        assert_eq!(v6.len(), 9, "and its own IPv6 address");
         // IFNAMSIZ is 16 with the terminating zero.
         assert!(topology.pods.iter().all(|p| p.host_if.len() <= 15));
     }

@@ -41,6 +41,8 @@ pub fn snapshot(world: &World, topology: &Topology, generation: u64) -> Snapshot
                 name: pod.id.name.clone(),
                 node: topology.nodes[plan.node].name.clone(),
                 ip: plan.ip.into(),
+                // Every pod is dual-stack (podIPs: IPv4 first, as podIP).
+                ips: vec![plan.ip.into(), plan.ip6.into()],
                 labels: pod.labels.clone(),
                 ports,
             })

@@ -136,14 +136,14 @@ fn a_policy_without_namespace_isolates_every_local_pod() {
 
 #[test]
 fn two_local_pods_with_one_name_keep_one_set_of_rules_and_the_other_allows_nothing() {
-    // A stale snapshot: x/a recreated at an IPv6 address while the old entry lingers.
+    // A stale snapshot: x/a recreated at another address while the old entry lingers.
     let mut snapshot = snapshot(json!([policy(
         "x",
         "web",
         json!({"podSelector": {}, "ingress": [{}]})
     )]));
     let mut again = snapshot.pods[0].clone();
-    again.ip = "fd00::1".parse().unwrap();
+    again.ip = "10.0.9.9".parse().unwrap();
     snapshot.pods.insert(0, again);
     let ruleset = compile(&snapshot, NODE);
     let entries: Vec<(String, bool)> = ruleset
@@ -161,7 +161,7 @@ fn two_local_pods_with_one_name_keep_one_set_of_rules_and_the_other_allows_nothi
         entries,
         [
             ("10.0.1.1".to_string(), false),
-            ("fd00::1".to_string(), true)
+            ("10.0.9.9".to_string(), true)
         ],
         "the first address keeps its rules, the other allows nothing"
     );
@@ -169,11 +169,48 @@ fn two_local_pods_with_one_name_keep_one_set_of_rules_and_the_other_allows_nothi
         ruleset
             .warnings
             .iter()
-            .any(|w| w.starts_with("pod x/a appears at 10.0.1.1, fd00::1")),
+            .any(|w| w.starts_with("pod x/a appears at 10.0.1.1, 10.0.9.9")),
         "{:?}",
         ruleset.warnings
     );
     let text = crate::render::render(&ruleset);
     let chains = text.matches("chain in_x_a_").count();
     assert_eq!(chains, 1, "one chain per name:\n{text}");
+}
+
+#[test]
+fn a_dual_stack_pod_keeps_its_rules_at_both_addresses() {
+    // Not a stale entry: one pod with an address per family (`podIPs`).
+    let mut snapshot = snapshot(json!([policy(
+        "x",
+        "web",
+        json!({"podSelector": {}, "ingress": [{}]})
+    )]));
+    let v4 = snapshot.pods[0].ip;
+    snapshot.pods[0].ips = vec![v4, "fd00::1".parse().unwrap()];
+    let ruleset = compile(&snapshot, NODE);
+    let entries: Vec<(String, bool)> = ruleset
+        .pods
+        .iter()
+        .filter(|p| p.id() == "x/a")
+        .map(|p| {
+            (
+                p.ip.to_string(),
+                p.ingress.as_ref().is_some_and(|i| !i.allows.is_empty()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [(v4.to_string(), true), ("fd00::1".to_string(), true)],
+        "each family gets the pod's rules"
+    );
+    assert!(
+        !ruleset.warnings.iter().any(|w| w.contains("appears at")),
+        "{:?}",
+        ruleset.warnings
+    );
+    let text = crate::render::render(&ruleset);
+    assert_eq!(text.matches("chain in_x_a_").count(), 1, "{text}");
+    assert_eq!(text.matches("chain in6_x_a_").count(), 1, "{text}");
 }
