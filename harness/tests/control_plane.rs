@@ -576,6 +576,8 @@ const INVALID: &[(&str, Why)] = &[
     ("except-equal-to-cidr", Why::Api),
     ("except-other-ip-family", Why::Api),
     ("except-outside-cidr", Why::Api),
+    ("expect-family-mixed-with-ports", Why::Format),
+    ("expect-one-family-only", Why::Format),
     ("expect-oracle-misspelled", Why::Format),
     ("expect-oracle-without-differential", Why::Format),
     ("expect-unprobed-port", Why::TruthTable),
