@@ -148,7 +148,7 @@ fn the_committed_none_results_rendered_as_junit_fail_every_case_naming_its_cells
         .filter(|n| n.has_tag_name("failure"))
         .filter_map(|n| n.attribute("message"))
         .collect();
-    assert_eq!(failures.len(), 97, "one failed step per case");
+    assert_eq!(failures.len(), 99, "one failed step per case");
     for message in failures {
         assert!(
             message.contains(": expected blocked, observed connected"),
