@@ -543,6 +543,454 @@ fn the_control_plane_runs_for_an_unprivileged_user_in_a_user_namespace(
     result.map(|()| Completion::Completed)
 }
 
+/// Why the loader refuses each file of `tests/invalid-cases/`: `Api` where
+/// the defect is in a policy the API server validates too (it must refuse
+/// it), the others loader-only: the model (namespaces, pods, steps), the
+/// truth tables, the case format (YAML, fields of the case itself, templates
+/// that exist only in cases). A new file must be listed here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Why {
+    Api,
+    Model,
+    TruthTable,
+    Format,
+}
+
+const INVALID: &[(&str, Why)] = &[
+    ("api-version-v1beta1", Why::Api),
+    ("bad-pattern-three-parts", Why::TruthTable),
+    ("both-policies-and-steps", Why::Format),
+    ("cidr-host-bits-set", Why::Api),
+    ("cidr-leading-zeros", Why::Api),
+    ("cidr-octet-out-of-range", Why::Api),
+    ("cidr-prefix-too-long", Why::Api),
+    ("default-maybe", Why::TruthTable),
+    ("delete-step-never-applied", Why::Model),
+    ("duplicate-key-podselector", Why::Format),
+    ("empty-file", Why::Format),
+    ("endport-less-than-port", Why::Api),
+    ("endport-with-named-port", Why::Api),
+    ("endport-without-port", Why::Api),
+    ("except-equal-to-cidr", Why::Api),
+    ("except-other-ip-family", Why::Api),
+    ("except-outside-cidr", Why::Api),
+    ("expect-oracle-misspelled", Why::Format),
+    ("expect-oracle-without-differential", Why::Format),
+    ("expect-unprobed-port", Why::TruthTable),
+    ("kind-service-under-policies", Why::Api),
+    ("label-key-leading-dash", Why::Api),
+    ("label-step-unknown-pod", Why::Model),
+    ("label-value-too-long", Why::Api),
+    ("metadata-without-name", Why::Api),
+    ("metadata-without-namespace", Why::Model),
+    ("name-differs-from-file-name", Why::Format),
+    ("name-has-uppercase", Why::Format),
+    ("named-port-invalid-iana", Why::Api),
+    ("named-port-too-long", Why::Api),
+    ("not-utf8-latin1", Why::Format),
+    ("nul-character", Why::Format),
+    ("operator-exists-with-values", Why::Api),
+    ("operator-in-without-values", Why::Api),
+    ("operator-unknown-equals", Why::Api),
+    ("peer-empty", Why::Api),
+    ("peer-ipblock-and-podselector", Why::Api),
+    ("policy-in-unknown-namespace", Why::Model),
+    ("policy-type-both", Why::Api),
+    ("port-65536", Why::Api),
+    ("port-zero", Why::Api),
+    ("probe-icmp", Why::Format),
+    ("probe-port-zero", Why::Format),
+    ("probe-unserved-port", Why::Model),
+    ("probed-port-without-expectation", Why::TruthTable),
+    ("protocol-icmp", Why::Api),
+    ("protocol-lowercase-tcp", Why::Api),
+    ("step-without-expect", Why::Format),
+    ("tab-indentation", Why::Format),
+    ("template-outside-ipblock", Why::Format),
+    ("top-level-list", Why::Format),
+    ("truth-table-bad-cell", Why::TruthTable),
+    ("truth-table-missing-row", Why::TruthTable),
+    ("truth-table-unknown-column", Why::TruthTable),
+    ("two-yaml-documents", Why::Format),
+    ("undefined-alias", Why::Format),
+    ("unknown-field-ipblock-exceptions", Why::Api),
+    ("unknown-field-namespaceselecter", Why::Api),
+    ("unknown-field-podselecter", Why::Api),
+    ("unknown-field-port-endport-lowercase", Why::Api),
+    ("unknown-keys-by-the-hundred", Why::Format),
+    ("unknown-pod-in-rule", Why::TruthTable),
+    ("unknown-pod-in-template", Why::Format),
+    ("unknown-template-function", Why::Format),
+    ("unknown-top-level-key-tag", Why::Format),
+    ("utf16-with-bom", Why::Format),
+    ("yaml-alias-bomb", Why::Format),
+    ("yaml-flow-nesting-too-deep", Why::Format),
+    ("yaml-nesting-too-deep", Why::Format),
+    ("yaml-syntax-bad-indentation", Why::Format),
+    ("yaml-syntax-unclosed-bracket", Why::Format),
+];
+
+fn to_json(node: &netpol_harness::case::yaml::Node) -> serde_json::Value {
+    use netpol_harness::case::yaml::Value;
+    match &node.value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Float(f) => (*f).into(),
+        Value::Str(s) => s.clone().into(),
+        Value::Seq(items) => items.iter().map(to_json).collect(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| (k.name.clone(), to_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
+/// The policies a case file holds as written (`policies`, and each step's
+/// `apply`), for files that are YAML at all; templated ones are left out:
+/// they are not API objects until a backend gives addresses.
+fn raw_policies(path: &Path) -> Vec<serde_json::Value> {
+    // Deeply nested files recurse deeply: a stack as large as the loader's.
+    let path = path.to_owned();
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || policies_of(&path))
+        .expect("a thread")
+        .join()
+        .expect("no panic")
+}
+
+fn policies_of(path: &Path) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(node) = netpol_harness::case::yaml::parse(&text) else {
+        return Vec::new();
+    };
+    let document = to_json(&node);
+    let mut found: Vec<serde_json::Value> = Vec::new();
+    if let Some(list) = document.get("policies").and_then(|p| p.as_array()) {
+        found.extend(list.iter().cloned());
+    }
+    for step in document
+        .get("steps")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(list) = step.get("apply").and_then(|p| p.as_array()) {
+            found.extend(list.iter().cloned());
+        }
+    }
+    found
+        .into_iter()
+        .filter(|p| !p.to_string().contains("{{"))
+        .collect()
+}
+
+/// Sends one policy as written with `dryRun=All` and strict field
+/// validation (server-side apply as the driver does; a create when it has
+/// no name to apply to); `Some(message)` when the server refuses it as
+/// invalid. Its namespace is created first when it has none yet.
+async fn judged_by_the_server(
+    client: &kube::Client,
+    policy: &serde_json::Value,
+) -> Result<Option<String>, Failed> {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    let namespace = policy
+        .pointer("/metadata/namespace")
+        .and_then(|n| n.as_str())
+        .unwrap_or("default")
+        .to_owned();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(&namespace).await?.is_none() {
+        let object: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))?;
+        namespaces.create(&PostParams::default(), &object).await?;
+    }
+    let resource = kube::api::ApiResource::erase::<NetworkPolicy>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
+    let name = policy.pointer("/metadata/name").and_then(|n| n.as_str());
+    let result = match name {
+        Some(name) => {
+            let params = PatchParams::apply("netpol")
+                .force()
+                .dry_run()
+                .validation_strict();
+            api.patch(name, &params, &Patch::Apply(policy))
+                .await
+                .map(drop)
+        }
+        None => {
+            let object: DynamicObject = serde_json::from_value(policy.clone())?;
+            let params = PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            };
+            api.create(&params, &object).await.map(drop)
+        }
+    };
+    match result {
+        Ok(()) => Ok(None),
+        // Server-side apply refuses a field the schema lacks with a 500
+        // ("failed to create typed patch object … field not declared in schema").
+        Err(kube::Error::Api(status))
+            if status.code == 422
+                || status.code == 400
+                || status.message.contains("field not declared in schema") =>
+        {
+            Ok(Some(status.message))
+        }
+        Err(other) => Err(format!("{namespace}/{name:?}: {other}").into()),
+    }
+}
+
+fn the_api_server_refuses_exactly_the_invalid_cases_the_loader_refuses_for_api_reasons(
+    binaries: Binaries,
+) -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid-cases");
+    let mut files: Vec<String> = std::fs::read_dir(&root)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".yaml").map(str::to_owned))
+        .collect();
+    files.sort();
+    let listed: Vec<String> = INVALID.iter().map(|(n, _)| (*n).to_owned()).collect();
+    check(
+        files == listed,
+        format!("tests/invalid-cases/ and INVALID differ: files {files:?}, listed {listed:?}"),
+    )?;
+    let (_world, rt, plane) = started(binaries)?;
+    let mut disagreements = Vec::new();
+    rt.block_on(async {
+        let client = plane.client()?;
+        for (name, why) in INVALID {
+            let policies = raw_policies(&root.join(format!("{name}.yaml")));
+            let mut refusals = Vec::new();
+            for policy in &policies {
+                if let Some(message) = judged_by_the_server(&client, policy).await? {
+                    refusals.push(message);
+                }
+            }
+            eprintln!("{name} ({why:?}): {} policies, refused: {refusals:?}", policies.len());
+            match (why, refusals.is_empty()) {
+                (Why::Api, true) => disagreements.push(format!(
+                    "{name}: the loader refuses it for an API reason, the server accepts its {} policies",
+                    policies.len()
+                )),
+                (Why::Api, false) => {}
+                (_, false) => disagreements.push(format!(
+                    "{name}: loader-only ({why:?}), but the server refuses: {refusals:?}"
+                )),
+                (_, true) => {}
+            }
+        }
+        Ok::<(), Failed>(())
+    })?;
+    check(
+        disagreements.is_empty(),
+        format!(
+            "the loader and the API server disagree:\n{}",
+            disagreements.join("\n")
+        ),
+    )
+}
+
+fn the_api_server_accepts_every_policy_of_the_case_library(
+    binaries: Binaries,
+) -> Result<(), Failed> {
+    use netpol_harness::backend::kube::{Driver, Names};
+    let model = Model::default();
+    let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases");
+    let cases = netpol_harness::case::load_paths(&[library], &model)
+        .map_err(|e| format!("the library does not load: {e}"))?;
+    let (world, rt, plane) = started(binaries)?;
+    let mut addresses = netpol_harness::model::Addresses::default();
+    for pod in &world.topology.pods {
+        addresses.ips.insert(
+            pod.id.clone(),
+            netpol_harness::model::PodIps {
+                v4: pod.ip,
+                v6: None,
+            },
+        );
+    }
+    let mut refused = Vec::new();
+    let mut sent = 0;
+    rt.block_on(async {
+        let driver = Driver::new(plane.client()?, Names::plain(world.run_id()));
+        let namespaces: Api<Namespace> = Api::all(plane.client()?);
+        for ns in &model.namespaces {
+            let object: Namespace =
+                serde_json::from_value(serde_json::json!({"metadata": {"name": ns.name}}))?;
+            namespaces.create(&PostParams::default(), &object).await?;
+        }
+        for case in &cases {
+            for step in &case.steps {
+                for action in &step.actions {
+                    let Ok(netpol_harness::model::Change::Apply(policy)) =
+                        action.resolve(&model, &addresses)
+                    else {
+                        continue;
+                    };
+                    sent += 1;
+                    if let Err(e) = driver.dry_run_policy(&policy).await {
+                        refused.push(format!(
+                            "{}: {}",
+                            case.file.display(),
+                            netpol_harness::error::chain(&e)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok::<(), Failed>(())
+    })?;
+    eprintln!("{sent} policies of {} cases sent", cases.len());
+    check(sent > 100, format!("only {sent} policies"))?;
+    check(refused.is_empty(), refused.join("\n"))
+}
+
+/// The run folder of the `netpol` process `pid`, once it has one.
+fn run_folder_of(pid: u32) -> Option<PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("netpol-"))
+                && std::fs::read_to_string(p.join("owner.pid"))
+                    .is_ok_and(|o| o.trim() == pid.to_string())
+        })
+}
+
+fn wait_for<T>(within: std::time::Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = found() {
+            return Some(value);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `netpol run --control-plane` over `filter`'s cases, stderr piped.
+fn netpol_run(filter: &str) -> std::process::Child {
+    Command::new(netpol_exe())
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(["run", "--control-plane", "--filter", filter])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netpol runs")
+}
+
+/// The run's folder once its controllers are in force (cases are running);
+/// when they never are, the run is killed and reaped.
+fn folder_once_judging(child: &mut std::process::Child) -> Result<PathBuf, Failed> {
+    let pid = child.id();
+    let found = wait_for(std::time::Duration::from_secs(120), || {
+        run_folder_of(pid).filter(|f| f.join("controller-ready-node2").exists())
+    });
+    found.ok_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        "the run's controllers never became ready".into()
+    })
+}
+
+/// What a run left: namespaces of its id, processes naming its folder, the folder.
+fn left_by(folder: &Path) -> Vec<String> {
+    let id = folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("netpol-"))
+        .unwrap_or_default();
+    let mut left: Vec<String> = run_namespaces(id)
+        .into_iter()
+        .map(|n| format!("namespace {n}"))
+        .collect();
+    left.extend(processes_naming(folder));
+    if folder.exists() {
+        left.push(format!("folder {}", folder.display()));
+    }
+    left
+}
+
+fn netpol_run_with_the_control_plane_passes_judges_through_controllers_and_leaves_nothing(
+    _binaries: Binaries,
+) -> Result<(), Failed> {
+    let mut child = netpol_run("default-deny");
+    let folder = folder_once_judging(&mut child)?;
+    let controllers: Vec<String> = processes_naming(&folder)
+        .into_iter()
+        .filter(|p| p.contains("bin/netpol-enforcer controller --node"))
+        .collect();
+    check(
+        controllers.len() == 2,
+        format!("not one controller per node: {controllers:?}"),
+    )?;
+    let output = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    check(
+        output.status.code() == Some(0),
+        format!("{:?}\n{stdout}\n{stderr}", output.status),
+    )?;
+    check(
+        stderr.contains("control plane ready in"),
+        format!("no start time: {stderr}"),
+    )?;
+    check(stdout.contains(" passed, 0 failed"), stdout.to_string())?;
+    let left = left_by(&folder);
+    check(left.is_empty(), format!("left behind: {left:?}"))
+}
+
+fn sigint_mid_run_with_the_control_plane_leaves_no_namespace_process_or_folder(
+    _binaries: Binaries,
+) -> Result<(), Failed> {
+    let mut child = netpol_run("");
+    let folder = folder_once_judging(&mut child)?;
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    check(status.success(), "kill -INT")?;
+    let ended = wait_for(std::time::Duration::from_secs(60), || {
+        child.try_wait().ok().flatten()
+    })
+    .ok_or("the run did not stop within 60 s")?;
+    check(ended.code() == Some(130), format!("exit {ended:?}"))?;
+    let left = left_by(&folder);
+    check(left.is_empty(), format!("left behind: {left:?}"))
+}
+
+fn after_sigkill_mid_run_netpol_cleanup_removes_the_control_plane_and_the_world(
+    _binaries: Binaries,
+) -> Result<(), Failed> {
+    let mut child = netpol_run("");
+    let folder = folder_once_judging(&mut child)?;
+    child.kill()?;
+    child.wait()?;
+    let output = Command::new(netpol_exe()).arg("cleanup").output()?;
+    check(output.status.success(), format!("{output:?}"))?;
+    // Children killed by their parent's death may take a moment to be reaped.
+    let left = wait_for(std::time::Duration::from_secs(10), || {
+        let left = left_by(&folder);
+        left.is_empty().then_some(())
+    });
+    check(
+        left.is_some(),
+        format!("left behind: {:?}", left_by(&folder)),
+    )
+}
+
 type Body = fn(Binaries) -> Result<Completion, Failed>;
 
 /// A trial body that either passes or fails.
@@ -590,6 +1038,36 @@ fn main() -> ExitCode {
             "after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder",
             |_| {
                 done(after_a_sigkill_of_its_owner_netpol_cleanup_leaves_no_process_namespace_or_folder())
+            },
+        ),
+        trial(
+            "the_api_server_refuses_exactly_the_invalid_cases_the_loader_refuses_for_api_reasons",
+            |b| {
+                done(the_api_server_refuses_exactly_the_invalid_cases_the_loader_refuses_for_api_reasons(b))
+            },
+        ),
+        trial(
+            "the_api_server_accepts_every_policy_of_the_case_library",
+            |b| done(the_api_server_accepts_every_policy_of_the_case_library(b)),
+        ),
+        trial(
+            "netpol_run_with_the_control_plane_passes_judges_through_controllers_and_leaves_nothing",
+            |b| {
+                done(netpol_run_with_the_control_plane_passes_judges_through_controllers_and_leaves_nothing(b))
+            },
+        ),
+        trial(
+            "sigint_mid_run_with_the_control_plane_leaves_no_namespace_process_or_folder",
+            |b| {
+                done(sigint_mid_run_with_the_control_plane_leaves_no_namespace_process_or_folder(b))
+            },
+        ),
+        trial(
+            "after_sigkill_mid_run_netpol_cleanup_removes_the_control_plane_and_the_world",
+            |b| {
+                done(
+                    after_sigkill_mid_run_netpol_cleanup_removes_the_control_plane_and_the_world(b),
+                )
             },
         ),
         trial(

@@ -292,6 +292,20 @@ pub fn except_within(cidr: &Cidr, except: &Cidr, templated: bool) -> Result<(), 
     Ok(())
 }
 
+/// Whether an IPv4 octet or the prefix length is written with a leading zero.
+fn leading_zeros(text: &str) -> bool {
+    let (address, prefix) = text.split_once('/').unwrap_or((text, ""));
+    let padded = |part: &str| part.len() > 1 && part.starts_with('0');
+    padded(prefix) || (!address.contains(':') && address.split('.').any(padded))
+}
+
+/// Whether the address written before the `/` is not the block's network.
+fn host_bits_set(text: &str, cidr: &Cidr) -> bool {
+    text.split_once('/')
+        .and_then(|(address, _)| address.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|address| address != cidr.network)
+}
+
 fn check_cidr(sink: &mut Sink, node: &Node, path: &str, text: &str, model: &Model) -> Option<Cidr> {
     let expanded = match template::expand_placeholder(text, model) {
         Ok(expanded) => expanded,
@@ -301,6 +315,30 @@ fn check_cidr(sink: &mut Sink, node: &Node, path: &str, text: &str, model: &Mode
         }
     };
     match expanded.parse::<Cidr>() {
+        Ok(cidr) if !template::has_template(text) && leading_zeros(text) => {
+            // As refused by kube-apiserver 1.3x (strict IP/CIDR validation);
+            // found by the control-plane tier's invalid-case agreement test.
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "`{text}` has leading zeros, which the API server refuses (\"must not have leading 0s in IP or prefix length\"): write `{cidr}`"
+                ),
+            );
+            None
+        }
+        Ok(cidr) if !template::has_template(text) && host_bits_set(text, &cidr) => {
+            // kube-apiserver 1.3x validates CIDRs strictly (StrictIPCIDRValidation)
+            // and refuses these; found by the invalid-case agreement test.
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "`{text}` has host bits set, which the API server refuses (\"must not have bits set beyond the prefix length\"): write `{cidr}`"
+                ),
+            );
+            None
+        }
         Ok(cidr) => Some(cidr),
         Err(reason) => {
             let reason = if template::has_template(text) {

@@ -261,11 +261,22 @@ pub fn resolve_policy(
     Ok(policy)
 }
 
+/// Expands the templates of a block. A templated block is written as its
+/// network (`{{ip x/b}}/16` becomes `10.244.0.0/16`, not `10.244.1.10/16`):
+/// the API server refuses host bits set, and the block means its network.
 fn resolve_block(block: &mut IPBlock, model: &Model, addresses: &Addresses) -> Result<(), String> {
-    block.cidr = template::expand_addresses(&block.cidr, model, addresses)?;
+    let canonical = |text: &str| -> Result<String, String> {
+        let expanded = template::expand_addresses(text, model, addresses)?;
+        if template::has_template(text) {
+            Ok(expanded.parse::<Cidr>()?.to_string())
+        } else {
+            Ok(expanded)
+        }
+    };
+    block.cidr = canonical(&block.cidr)?;
     let cidr: Cidr = block.cidr.parse()?;
     for except in block.except.iter_mut().flatten() {
-        *except = template::expand_addresses(except, model, addresses)?;
+        *except = canonical(except)?;
         policy::except_within(&cidr, &except.parse()?, false)?;
     }
     Ok(())

@@ -31,6 +31,8 @@ pub enum Needs {
     Nft,
     /// Debian's headless Chromium at `CHROMIUM`.
     Chromium,
+    /// Netns, and etcd and kube-apiserver built (`netpol engines build`).
+    ControlPlane,
 }
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -70,6 +72,14 @@ pub fn missing(needs: Needs) -> Option<String> {
             .or_else(privileged),
         Needs::NetnsAndSetpriv => missing(Needs::Netns).or_else(|| tool("setpriv", "util-linux")),
         Needs::Nft => tool("nft", "nftables").or_else(privileged),
+        Needs::ControlPlane => missing(Needs::Netns).or_else(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(netpol_harness::controlplane::Binaries::find())
+                .err()
+        }),
         Needs::Chromium => (!std::path::Path::new(CHROMIUM).exists())
             .then(|| format!("{CHROMIUM} is absent (apt-get install chromium)")),
     }
@@ -106,7 +116,11 @@ pub fn trial(name: &str, needs: Needs, body: impl FnOnce() + Send + 'static) -> 
             }
             return Ok(Completion::ignored_with(reason));
         }
-        let _turn = matches!(needs, Needs::Netns | Needs::NetnsAndSetpriv).then(one_world);
+        let _turn = matches!(
+            needs,
+            Needs::Netns | Needs::NetnsAndSetpriv | Needs::ControlPlane
+        )
+        .then(one_world);
         body();
         Ok(Completion::Completed)
     })

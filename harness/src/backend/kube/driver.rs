@@ -49,13 +49,19 @@ pub enum DriverError {
 
 impl DriverError {
     /// The API server's message when it refused the request as invalid
-    /// (422 Invalid, 400 BadRequest): the object is wrong, not the cluster.
+    /// (422 Invalid, 400 BadRequest, and the 500 server-side apply answers
+    /// for a field its schema lacks): the object is wrong, not the cluster.
     pub fn rejection(&self) -> Option<&str> {
         match self {
             DriverError::Api {
                 source: kube::Error::Api(status),
                 ..
-            } if status.code == 422 || status.code == 400 => Some(status.message.as_str()),
+            } if status.code == 422
+                || status.code == 400
+                || status.message.contains("field not declared in schema") =>
+            {
+                Some(status.message.as_str())
+            }
             _ => None,
         }
     }
