@@ -297,3 +297,24 @@ fn every_yaml_example_of_the_case_format_loads() {
         }
     }
 }
+
+#[test]
+fn a_control_plane_is_refused_off_the_netns_backend_and_without_engines_names_the_build() {
+    let output = netpol(&["run", "--backend", "oracle", "--control-plane"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--control-plane runs on the netns backend"),
+        "{stderr}"
+    );
+    // Checked before any world is built.
+    let output = Command::new(env!("CARGO_BIN_EXE_netpol"))
+        .current_dir(root())
+        .env("NETPOL_ENGINES_DIR", temp_file("no-engines-here"))
+        .args(["run", "--control-plane", "--filter", "deny"])
+        .output()
+        .expect("netpol runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(stderr.contains("run `netpol engines build`"), "{stderr}");
+}

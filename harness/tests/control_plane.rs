@@ -557,10 +557,12 @@ enum Why {
 }
 
 const INVALID: &[(&str, Why)] = &[
+    ("annotation-key-invalid", Why::Api),
     ("api-version-v1beta1", Why::Api),
     ("bad-pattern-three-parts", Why::TruthTable),
     ("both-policies-and-steps", Why::Format),
     ("cidr-host-bits-set", Why::Api),
+    ("cidr-ipv4-mapped-ipv6", Why::Api),
     ("cidr-leading-zeros", Why::Api),
     ("cidr-octet-out-of-range", Why::Api),
     ("cidr-prefix-too-long", Why::Api),

@@ -96,6 +96,13 @@ fn metadata(sink: &mut Sink, node: &Node, path: &str, model: &Model) -> Option<O
         let path = fields.path_of("annotations");
         let entries = decode::string_map(sink, n, &path)?;
         for (key, value, pos) in &entries {
+            // The API server checks annotation keys as qualified names,
+            // lower-cased (ValidateAnnotations); found by the control-plane
+            // tier: the loader once let `-x` through.
+            if let Err(reason) = super::rules::label_key(&key.name.to_lowercase()) {
+                let reason = reason.replace("label key", "annotation key");
+                sink.report(key.pos, &super::diagnostic::field(&path, &key.name), reason);
+            }
             if template::has_template(value) {
                 let message = "templates are expanded only in ipBlock `cidr` and `except`";
                 sink.report(*pos, &super::diagnostic::field(&path, &key.name), message);
@@ -292,6 +299,14 @@ pub fn except_within(cidr: &Cidr, except: &Cidr, templated: bool) -> Result<(), 
     Ok(())
 }
 
+/// Whether the address is IPv4-mapped IPv6 (`::ffff:10.0.0.0`).
+fn ipv4_mapped(text: &str) -> bool {
+    let address = text.split_once('/').map_or(text, |(address, _)| address);
+    address
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok_and(|a| a.to_ipv4_mapped().is_some())
+}
+
 /// Whether an IPv4 octet or the prefix length is written with a leading zero.
 fn leading_zeros(text: &str) -> bool {
     let (address, prefix) = text.split_once('/').unwrap_or((text, ""));
@@ -323,6 +338,16 @@ fn check_cidr(sink: &mut Sink, node: &Node, path: &str, text: &str, model: &Mode
                 path,
                 format!(
                     "`{text}` has leading zeros, which the API server refuses (\"must not have leading 0s in IP or prefix length\"): write `{cidr}`"
+                ),
+            );
+            None
+        }
+        Ok(_) if ipv4_mapped(text) => {
+            sink.report(
+                node.pos,
+                path,
+                format!(
+                    "`{text}` is an IPv4-mapped IPv6 block, which the API server refuses (\"must not have an IPv4-mapped IPv6 address\"): write the IPv4 block"
                 ),
             );
             None
