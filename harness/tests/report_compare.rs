@@ -12,6 +12,8 @@ use netpol_harness::report::json::Results;
 
 const REFERENCE: &str = "results/netns-reference.json";
 const NONE: &str = "results/netns-none.json";
+const KUBE_ROUTER: &str = "results/netns-kube-router.json";
+const CALICO_FELIX: &str = "results/netns-calico-felix.json";
 const COMMITTED: &str = "results/comparison.md";
 
 fn root() -> PathBuf {
@@ -82,8 +84,18 @@ impl Drop for Stable {
     }
 }
 
+/// What scripts/regenerate-results writes as results/comparison.md: the
+/// reference, each third-party engine, none.
 fn markdown() -> String {
-    stdout(&["compare", REFERENCE, NONE, "--format", "markdown"])
+    stdout(&[
+        "compare",
+        REFERENCE,
+        KUBE_ROUTER,
+        CALICO_FELIX,
+        NONE,
+        "--format",
+        "markdown",
+    ])
 }
 
 fn results(file: &str) -> Results {
@@ -130,7 +142,7 @@ fn the_committed_comparison_is_what_compare_prints_for_the_committed_results() {
     let committed = std::fs::read_to_string(root().join(COMMITTED)).expect("committed");
     assert!(
         committed == markdown(),
-        "{COMMITTED} is stale: scripts/regenerate-results (or netpol compare {REFERENCE} {NONE} --format markdown > {COMMITTED})"
+        "{COMMITTED} is stale: scripts/regenerate-results (or netpol compare {REFERENCE} {KUBE_ROUTER} {CALICO_FELIX} {NONE} --format markdown > {COMMITTED})"
     );
 }
 
@@ -152,8 +164,9 @@ fn the_committed_results_show_reference_passing_every_case_it_can_carry_and_none
     let cases = rows(&markdown(), "Cases");
     assert_eq!(cases.len(), none.cases.len());
     for row in cases {
-        let [_, name, reference, none] = &row[..] else {
-            panic!("a row of four cells: {row:?}");
+        // The reference first, none last, the third-party engines between.
+        let [_, name, reference, _kube_router, _felix, none] = &row[..] else {
+            panic!("a row of six cells: {row:?}");
         };
         let name = name.trim_matches('`');
         assert!(
@@ -189,8 +202,8 @@ fn the_support_matrix_of_the_committed_results_reads_unsupported_for_none_on_eve
     );
     let none_results = results(NONE);
     for row in &matrix {
-        let [feature, _, reference, none] = &row[..] else {
-            panic!("a row of four cells: {row:?}");
+        let [feature, _, reference, _kube_router, _felix, none] = &row[..] else {
+            panic!("a row of six cells: {row:?}");
         };
         // A feature whose cases all isolate is unsupported without
         // enforcement; one with a case that blocks nothing (`::/0` and

@@ -7,10 +7,12 @@
 #[path = "common/env.rs"]
 mod env;
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use env::Needs;
+use libtest_mimic::{Completion, Trial};
 
 fn netpol_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netpol"))
@@ -94,6 +96,284 @@ fn kube_router_nft_is_refused_with_the_reason_it_cannot_be_built_here() {
     );
 }
 
+fn root_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The CI subset judged on kube-router: every feature tag of the library
+/// (`sctp` too, skipped where the kernel has no SCTP), 25 cases of which 21
+/// are judged on a kernel without SCTP (one of them a known deviation),
+/// about 30 s of probing.
+const SUBSET: &[&str] = &[
+    "cases/default-deny/default-deny-egress-single-pod.yaml",
+    "cases/egress/egress-port-only-rule.yaml",
+    "cases/ingress/ingress-pod-selector-in-all-namespaces.yaml",
+    "cases/ingress/ingress-rule-without-from-with-port.yaml",
+    "cases/ipblock/ipblock-egress-single-pod.yaml",
+    "cases/ipblock/ipblock-ingress-except-one-pod.yaml",
+    "cases/ports/ports-end-port-80-81.yaml",
+    "cases/ports/ports-named-port-ingress.yaml",
+    "cases/ports/ports-named-port-wrong-protocol.yaml",
+    "cases/ports/ports-protocol-only-udp.yaml",
+    "cases/ports/ports-several-ports-in-one-rule.yaml",
+    // A listed deviation: the run fails if it stops deviating.
+    "cases/policy-types/policy-types-both-ingress-open-egress-closed-between-selected-pods.yaml",
+    "cases/protocols/protocols-sctp-single-port.yaml",
+    "cases/protocols/protocols-tcp-rule-does-not-open-sctp-or-udp.yaml",
+    "cases/selectors/selectors-match-expressions-in.yaml",
+    "cases/selectors/selectors-policy-namespace-scope.yaml",
+    "cases/steps/steps-pod-relabel-into-target.yaml",
+    "cases/steps/steps-policy-delete.yaml",
+    "cases/steps/steps-policy-update-ports.yaml",
+    "cases/union/union-egress-blocks-despite-ingress-allow.yaml",
+    "cases/union/union-two-policies-different-ports.yaml",
+    "cases/union/union-two-policies-different-sources.yaml",
+    "cases/use-cases/use-case-egress-compliance-all-but-one.yaml",
+    "cases/use-cases/use-case-monitoring-namespace.yaml",
+    "cases/use-cases/use-case-telecom-sctp-peering.yaml",
+];
+
+const KNOWN_DEVIATIONS: &str = "results/known-deviations/netns-kube-router.yaml";
+
+/// Why the kube-router trials cannot run here, if they cannot: root and
+/// the netns tools, the tools kube-router runs, and etcd, kube-apiserver
+/// and kube-router built (as `netpol engines list` sees them).
+fn kube_router_missing() -> Option<String> {
+    if let Some(reason) = env::missing(Needs::Netns) {
+        return Some(reason);
+    }
+    for (tool, package) in [
+        ("iptables-nft", "iptables"),
+        ("ipset", "ipset"),
+        ("conntrack", "conntrack"),
+    ] {
+        if which::which(tool).is_err() {
+            return Some(format!(
+                "`{tool}` is not on PATH (apt-get install {package})"
+            ));
+        }
+    }
+    let output = Command::new(netpol_exe())
+        .args(["engines", "list", "--format", "json"])
+        .output()
+        .expect("netpol runs");
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let missing: Vec<String> = rows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            ["etcd", "kube-apiserver", "kube-router"].contains(&r["name"].as_str().unwrap_or(""))
+        })
+        .filter(|r| r["built"] != true)
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["name"].as_str().unwrap_or(""),
+                r["version"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{} not built: run `netpol engines build etcd kube-apiserver kube-router`",
+            missing.join(", ")
+        )
+    })
+}
+
+/// A trial gated on [`kube_router_missing`]: ignored with the reason, or a
+/// failure with `NETPOL_REQUIRE_ENV=1`.
+fn kube_router_trial(name: &str, body: fn()) -> Trial {
+    Trial::ignorable_test(name, move || {
+        if let Some(reason) = kube_router_missing() {
+            if env::required() {
+                return Err(format!("NETPOL_REQUIRE_ENV=1 but {reason}").into());
+            }
+            return Ok(Completion::ignored_with(reason));
+        }
+        let _turn = env::one_world();
+        body();
+        Ok(Completion::Completed)
+    })
+}
+
+/// kube-router processes whose run folder is gone: an engine the run left.
+fn orphaned_engines() -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let words: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        let Some(kubeconfig) = words.iter().find_map(|w| w.strip_prefix("--kubeconfig=")) else {
+            continue;
+        };
+        if words.first().is_some_and(|w| w.ends_with("/kube-router"))
+            && kubeconfig.starts_with(&std::env::temp_dir().join("netpol-").display().to_string())
+            && !Path::new(kubeconfig).exists()
+        {
+            found.push(words.join(" "));
+        }
+    }
+    found
+}
+
+/// The subset on kube-router with its known deviations passes (exit 0): a
+/// deviation not on the list, or a listed one that passes, fails the run.
+/// It judges at least 20 cases and every feature tag the kernel can carry,
+/// and leaves no engine process behind.
+fn kube_router_passes_the_ci_subset_with_exactly_its_known_deviations() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kube-router-subset.json");
+    let output = Command::new(netpol_exe())
+        .current_dir(root_dir())
+        .args([
+            "run",
+            "--cni",
+            "kube-router",
+            "--quiet",
+            "--known-deviations",
+            KNOWN_DEVIATIONS,
+        ])
+        .arg("--output")
+        .arg(&out)
+        .arg("--cases")
+        .args(SUBSET)
+        .output()
+        .expect("netpol runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("results")).expect("JSON");
+    assert_eq!(results["cni"]["name"], "kube-router");
+    let cases = results["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), SUBSET.len());
+    let judged: Vec<&serde_json::Value> = cases
+        .iter()
+        .filter(|c| c["verdict"] == "passed" || c["verdict"] == "expected-failure")
+        .collect();
+    assert!(judged.len() >= 20, "{} judged", judged.len());
+    // Every tag of the library is judged, SCTP's where the kernel carries it.
+    let tags = |list: &[&serde_json::Value]| -> std::collections::BTreeSet<String> {
+        list.iter()
+            .flat_map(|c| c["tags"].as_array().into_iter().flatten())
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect()
+    };
+    let subset_tags = tags(&cases.iter().collect::<Vec<_>>());
+    let mut expected = subset_tags.clone();
+    if !netpol_probe::sctp_supported() {
+        expected.remove("sctp");
+    }
+    let judged_tags = tags(&judged);
+    let unjudged: Vec<&String> = expected.difference(&judged_tags).collect();
+    assert!(unjudged.is_empty(), "tags never judged: {unjudged:?}");
+    let library = library_tags();
+    let uncovered: Vec<&String> = library.difference(&subset_tags).collect();
+    assert!(
+        uncovered.is_empty(),
+        "library tags not in the subset: {uncovered:?}"
+    );
+    let orphans = orphaned_engines();
+    assert!(orphans.is_empty(), "engines left: {orphans:?}");
+}
+
+/// Every tag of the case library, from the case files.
+fn library_tags() -> std::collections::BTreeSet<String> {
+    let mut tags = std::collections::BTreeSet::new();
+    let mut folders = vec![root_dir().join("cases")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("cases").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).expect("a case");
+                let case: serde_json::Value =
+                    serde_saphyr::from_str(&text).expect("a case is YAML");
+                for tag in case["tags"].as_array().into_iter().flatten() {
+                    tags.insert(tag.as_str().expect("a tag").to_owned());
+                }
+            }
+        }
+    }
+    tags
+}
+
+/// A SIGKILLed run's engines die with it (pdeathsig), and `netpol cleanup`
+/// removes its namespaces and folder.
+fn a_killed_kube_router_run_leaves_no_engine_after_netpol_cleanup() {
+    let mut child = Command::new(netpol_exe())
+        .current_dir(root_dir())
+        .args(["run", "--cni", "kube-router", "--cases", "cases"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("netpol runs");
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let folder = loop {
+        let folder = std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| std::fs::read_to_string(p.join("owner.pid")).is_ok_and(|o| o.trim() == pid));
+        // Its engines run once their logs say so.
+        if let Some(folder) = folder
+            && engines_running(&folder)
+        {
+            break folder;
+        }
+        assert!(Instant::now() < deadline, "kube-router never ran");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    let output = Command::new(netpol_exe())
+        .arg("cleanup")
+        .output()
+        .expect("cleanup runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(!folder.exists(), "the run folder is still there");
+    let name = folder.file_name().and_then(|n| n.to_str()).expect("utf-8");
+    let run_id = name.trim_start_matches("netpol-");
+    let namespaces = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
+    let left: Vec<String> = String::from_utf8_lossy(&namespaces.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&format!("netpol-{run_id}-")))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "namespaces left: {left:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !orphaned_engines().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(orphaned_engines(), Vec::<String>::new());
+}
+
+/// Whether a kube-router process names `folder` on its command line.
+fn engines_running(folder: &Path) -> bool {
+    let needle = format!("--kubeconfig={}/", folder.display());
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+                c.split(|b| *b == 0)
+                    .any(|w| String::from_utf8_lossy(w).starts_with(&needle))
+            })
+        })
+}
+
 fn main() -> std::process::ExitCode {
     env::run(vec![
         gated!(
@@ -101,5 +381,13 @@ fn main() -> std::process::ExitCode {
             kube_network_policies_is_refused_with_exit_2_where_the_kernel_lacks_nft_queue
         ),
         plain!(kube_router_nft_is_refused_with_the_reason_it_cannot_be_built_here),
+        kube_router_trial(
+            "kube_router_passes_the_ci_subset_with_exactly_its_known_deviations",
+            kube_router_passes_the_ci_subset_with_exactly_its_known_deviations,
+        ),
+        kube_router_trial(
+            "a_killed_kube_router_run_leaves_no_engine_after_netpol_cleanup",
+            a_killed_kube_router_run_leaves_no_engine_after_netpol_cleanup,
+        ),
     ])
 }
