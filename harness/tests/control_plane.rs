@@ -886,9 +886,15 @@ fn wait_for<T>(within: std::time::Duration, mut found: impl FnMut() -> Option<T>
 
 /// `netpol run --control-plane` over `filter`'s cases, stderr piped.
 fn netpol_run(filter: &str) -> std::process::Child {
+    netpol_run_with(filter, &[])
+}
+
+/// The same with more arguments (`--ip-family dual`).
+fn netpol_run_with(filter: &str, more: &[&str]) -> std::process::Child {
     Command::new(netpol_exe())
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .args(["run", "--control-plane", "--filter", filter])
+        .args(more)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -954,6 +960,22 @@ fn netpol_run_with_the_control_plane_passes_judges_through_controllers_and_leave
     check(stdout.contains(" passed, 0 failed"), stdout.to_string())?;
     let left = left_by(&folder);
     check(left.is_empty(), format!("left behind: {left:?}"))
+}
+
+/// The API carries both families (`podIPs`, `podCIDRs`) and the controllers
+/// enforce both: the dual cases pass with each probe made over IPv4 and IPv6.
+fn netpol_run_with_the_control_plane_in_dual_passes_the_ipv6_default_deny_cases(
+    _binaries: Binaries,
+) -> Result<(), Failed> {
+    let child = netpol_run_with("ipv6-default-deny", &["--ip-family", "dual"]);
+    let output = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    check(
+        output.status.code() == Some(0),
+        format!("{:?}\n{stdout}\n{stderr}", output.status),
+    )?;
+    check(stdout.contains("2 passed, 0 failed"), stdout.to_string())
 }
 
 fn sigint_mid_run_with_the_control_plane_leaves_no_namespace_process_or_folder(
@@ -1053,6 +1075,14 @@ fn main() -> ExitCode {
         trial(
             "the_api_server_accepts_every_policy_of_the_case_library",
             |b| done(the_api_server_accepts_every_policy_of_the_case_library(b)),
+        ),
+        trial(
+            "netpol_run_with_the_control_plane_in_dual_passes_the_ipv6_default_deny_cases",
+            |b| {
+                done(
+                    netpol_run_with_the_control_plane_in_dual_passes_the_ipv6_default_deny_cases(b),
+                )
+            },
         ),
         trial(
             "netpol_run_with_the_control_plane_passes_judges_through_controllers_and_leaves_nothing",

@@ -152,8 +152,13 @@ async fn run_until<B: Backend>(
     let ip_family: IpFamily = args.ip_family.into();
     if ip_family.needs_ipv6() && !backend.capabilities().ipv6 {
         return Err(RunError::input(format!(
-            "--ip-family {ip_family} probes IPv6, and the {} backend gives pods no IPv6 address (use --ip-family ipv4)",
-            backend.name()
+            "--ip-family {ip_family} probes IPv6, and the {} backend {} (use --ip-family ipv4)",
+            backend.name(),
+            match backend.cni().name.as_str() {
+                "calico-felix" =>
+                    "with --cni calico-felix gives its pods no IPv6 route (Felix's world has no IPv6 gateway)",
+                _ => "gives pods no IPv6 address",
+            }
         )));
     }
     let mut session =

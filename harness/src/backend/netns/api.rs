@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, NodeStatus, PodStatus};
 
-use super::topology::{BRIDGE, NETNS_PREFIX, NodePlan, PodPlan, Topology};
+use super::topology::{BRIDGE, NET_V6_PREFIX, NETNS_PREFIX, NodePlan, PodPlan, Topology};
 use crate::backend::kube::objects::{CONTAINER, MANAGED_BY, RUN_LABEL};
 use crate::backend::kube::{Driver, DriverError, KubeWorld, Names, ServiceAccounts, WorldOptions};
 use crate::controlplane::fabric::Attachment;
@@ -69,9 +69,12 @@ fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
 }
 
 /// A Node as its kubelet would register it: named as in snapshots, its
-/// pod /24 as `spec.podCIDR`.
+/// pod /24 as `spec.podCIDR`, and, the world being dual-stack, its pod /24
+/// and /64 as `spec.podCIDRs` (IPv4 first: the primary family leads, as
+/// kube-controller-manager allocates them).
 pub fn node_object(node: &NodePlan, run_id: &str) -> Node {
     let cidr = format!("{}/24", node.pod_net);
+    let cidr6 = format!("{}/{NET_V6_PREFIX}", node.pod_net6);
     from_json(serde_json::json!({
         "apiVersion": "v1",
         "kind": "Node",
@@ -84,15 +87,18 @@ pub fn node_object(node: &NodePlan, run_id: &str) -> Node {
                 RUN_LABEL: run_id,
             },
         },
-        "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+        "spec": {"podCIDR": cidr, "podCIDRs": [cidr, cidr6]},
     }))
 }
 
-/// What a kubelet would report for the node: its fabric address, Ready.
+/// What a kubelet would report for the node: its fabric addresses (one
+/// InternalIP per family, IPv4 first: engines that take one node IP take
+/// the first), Ready.
 pub fn node_status(node: &NodePlan) -> NodeStatus {
     from_json(serde_json::json!({
         "addresses": [
             {"type": "InternalIP", "address": node.fabric_ip.to_string()},
+            {"type": "InternalIP", "address": node.fabric_ip6.to_string()},
             {"type": "Hostname", "address": node.name},
         ],
         "conditions": [{
@@ -104,8 +110,9 @@ pub fn node_status(node: &NodePlan) -> NodeStatus {
     }))
 }
 
-/// What a kubelet would report for a running pod: Running, Ready, its IP
-/// in its namespace, its node's fabric IP as the host IP.
+/// What a kubelet would report for a running pod: Running, Ready, its IPs
+/// in its namespace (`podIP` the IPv4 one, `podIPs` both families, IPv4
+/// first), its node's fabric IPs as the host IPs.
 pub fn pod_status(pod: &PodPlan, node: &NodePlan) -> PodStatus {
     let conditions: Vec<serde_json::Value> =
         ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
@@ -116,9 +123,12 @@ pub fn pod_status(pod: &PodPlan, node: &NodePlan) -> PodStatus {
         "phase": "Running",
         "conditions": conditions,
         "podIP": pod.ip.to_string(),
-        "podIPs": [{"ip": pod.ip.to_string()}],
+        "podIPs": [{"ip": pod.ip.to_string()}, {"ip": pod.ip6.to_string()}],
         "hostIP": node.fabric_ip.to_string(),
-        "hostIPs": [{"ip": node.fabric_ip.to_string()}],
+        "hostIPs": [
+            {"ip": node.fabric_ip.to_string()},
+            {"ip": node.fabric_ip6.to_string()},
+        ],
         "containerStatuses": [{
             "name": CONTAINER,
             "image": AGENT_IMAGE,
@@ -250,5 +260,41 @@ mod tests {
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
         );
+    }
+
+    #[test]
+    fn the_world_is_dual_stack_in_the_api_with_ipv4_first_everywhere() {
+        let topology = Topology::plan(&Model::default(), "abc123");
+        let node = &topology.nodes[1];
+        let spec = node_object(node, "abc123").spec.expect("spec");
+        assert_eq!(
+            spec.pod_cidrs.expect("podCIDRs"),
+            ["10.244.2.0/24", "fd00:10:244:2::/64"]
+        );
+        let internal: Vec<String> = node_status(node)
+            .addresses
+            .expect("addresses")
+            .into_iter()
+            .filter(|a| a.type_ == "InternalIP")
+            .map(|a| a.address)
+            .collect();
+        assert_eq!(internal, ["10.255.0.2", "fd00:10:255::2"]);
+        let pod = &topology.pods[1];
+        let status = pod_status(pod, node);
+        let ips: Vec<String> = status
+            .pod_ips
+            .expect("podIPs")
+            .into_iter()
+            .map(|ip| ip.ip)
+            .collect();
+        assert_eq!(ips, ["10.244.2.10", "fd00:10:244:2::a"]);
+        assert_eq!(status.pod_ip.as_deref(), Some("10.244.2.10"));
+        let hosts: Vec<String> = status
+            .host_ips
+            .expect("hostIPs")
+            .into_iter()
+            .map(|ip| ip.ip)
+            .collect();
+        assert_eq!(hosts, ["10.255.0.2", "fd00:10:255::2"]);
     }
 }

@@ -345,10 +345,15 @@ impl Backend for NetnsBackend {
                 ..Timeouts::NETNS
             },
         };
-        // Every pod of the world is dual-stack (topology.rs).
+        // Every pod of the world is dual-stack (topology.rs); an engine says
+        // whether it enforces IPv6 there.
+        let ipv6 = match self.cni {
+            Cni::Engine(engine) => engine.ipv6(),
+            Cni::Reference | Cni::None => true,
+        };
         Capabilities {
             protocols,
-            ipv6: true,
+            ipv6,
             timeouts,
         }
     }

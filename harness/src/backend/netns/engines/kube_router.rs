@@ -41,6 +41,8 @@ pub fn launch(node: &NodeEnv, engines: &Path) -> Launch {
             "--run-service-proxy=false".into(),
             // The CNI configuration is the router's business; nothing here runs it.
             "--enable-cni=false".into(),
+            // IPv4 is on by default; IPv6 (ip6tables, inet6 ipsets) only when asked.
+            "--enable-ipv6=true".into(),
         ],
         env: Vec::new(),
         files: Vec::new(),

@@ -118,6 +118,21 @@ impl Engine {
         }
     }
 
+    /// Whether it enforces over IPv6 in its world, so `--ip-family ipv6` and
+    /// `dual` may be asked of it. kube-router programs ip6tables and IPv6
+    /// ipsets from `podIPs` with `--enable-ipv6` (v2.10.0
+    /// pkg/controllers/netpol `NewIPTablesHandlers`, needing a node IPv6
+    /// InternalIP, which api.rs writes); kube-network-policies queues both
+    /// families (its `podips-v6` set). Felix's world has no IPv6 gateway: its
+    /// gateway is on the node's loopback and the host veths are Felix's
+    /// (plan.rs), so its pods have no IPv6 route off their node.
+    pub fn ipv6(self) -> bool {
+        match self {
+            Engine::KubeRouter | Engine::KubeNetworkPolicies => true,
+            Engine::CalicoFelix => false,
+        }
+    }
+
     /// Programs the engine runs (checked on PATH before anything starts),
     /// each with the Debian package that has it.
     pub fn tools(self) -> &'static [(&'static str, &'static str)] {

@@ -112,3 +112,17 @@ fn a_missing_tool_is_named_with_its_package() {
     );
     assert_eq!(missing_tools(&[("sh", "dash")]), None);
 }
+
+#[test]
+fn an_engine_claims_ipv6_only_where_its_world_routes_ipv6_and_kube_router_is_asked_for_it() {
+    for engine in Engine::ALL {
+        let routed = engine.world().gateway == crate::backend::netns::topology::Gateway::HostVeth;
+        assert_eq!(engine.ipv6(), routed, "{}", engine.name());
+    }
+    assert!(!Engine::CalicoFelix.ipv6());
+    let launch = Engine::KubeRouter.launch(&node(), Path::new("/e"));
+    assert!(
+        launch.args.iter().any(|a| a == "--enable-ipv6=true"),
+        "{launch:?}"
+    );
+}
