@@ -272,7 +272,10 @@ fn kube_router_passes_the_ci_subset_with_exactly_its_known_deviations() {
     let judged_tags = tags(&judged);
     let unjudged: Vec<&String> = expected.difference(&judged_tags).collect();
     assert!(unjudged.is_empty(), "tags never judged: {unjudged:?}");
-    let library = library_tags();
+    let mut library = library_tags();
+    // The subset runs IPv4, as the published kube-router results and its
+    // cell-exact list do; kube-router over IPv6 is not judged by this trial.
+    library.remove("ipv6");
     let uncovered: Vec<&String> = library.difference(&subset_tags).collect();
     assert!(
         uncovered.is_empty(),
