@@ -29,13 +29,31 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("utf-8")
 }
 
-/// A known-deviations file in a folder of this test's own.
-fn list(test: &str, yaml: &str) -> String {
+/// A known-deviations file in a folder of this test's own, removed with it
+/// when dropped.
+struct List(PathBuf);
+
+impl List {
+    fn path(&self) -> String {
+        self.0
+            .join("known.yaml")
+            .to_str()
+            .expect("utf-8")
+            .to_owned()
+    }
+}
+
+impl Drop for List {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn list(test: &str, yaml: &str) -> List {
     let dir = std::env::temp_dir().join(format!("netpol-run-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("known.yaml");
-    std::fs::write(&path, yaml).expect("written");
-    path.to_str().expect("utf-8").to_owned()
+    std::fs::write(dir.join("known.yaml"), yaml).expect("written");
+    List(dir)
 }
 
 fn oracle(extra: &[&str]) -> Output {
@@ -93,11 +111,12 @@ fn verbose_prints_every_case_as_it_finishes() {
 }
 
 fn a_listed_failure_is_expected_and_the_run_passes() {
-    let known = list(
+    let list = list(
         "expected",
         "deviations:\n  - cases: [wrong-expectation]\n    cells: ['step 0: y/a -> x/a tcp/80']\n    \
          reason: wrong on purpose\n    link: harness/tests/fixtures/wrong-expectation.yaml\n",
     );
+    let known = list.path();
     let output = oracle(&["--known-deviations", &known]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
@@ -107,11 +126,12 @@ fn a_listed_failure_is_expected_and_the_run_passes() {
 }
 
 fn a_listed_case_that_passes_fails_the_run() {
-    let known = list(
+    let list = list(
         "passes",
         "deviations:\n  - cases: [steps-policy-delete, wrong-expectation]\n    \
          reason: stale\n    link: https://example.com/1\n",
     );
+    let known = list.path();
     let output = oracle(&["--quiet", "--known-deviations", &known]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(
@@ -124,7 +144,8 @@ fn a_listed_case_that_passes_fails_the_run() {
 }
 
 fn a_broken_list_is_bad_input_before_anything_runs() {
-    let known = list("broken", "deviations:\n  - cases: [a]\n    reason: r\n");
+    let list = list("broken", "deviations:\n  - cases: [a]\n    reason: r\n");
+    let known = list.path();
     let output = oracle(&["--known-deviations", &known]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).expect("utf-8");
