@@ -7,6 +7,10 @@
 //! `NETPOL_REQUIRE_ENV=1` (CI, which builds them) either is a failure.
 //! Trials run one at a time: each builds a world.
 
+#[path = "common/leftovers.rs"]
+mod leftovers;
+use leftovers::{run_folder_of, run_namespaces};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -130,19 +134,6 @@ impl Drop for World {
         }
         let _ = std::fs::remove_dir_all(&self.run_dir);
     }
-}
-
-fn run_namespaces(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(&format!("netpol-{run_id}-")))
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The network namespace a process (or this one, `self`) is in.
@@ -853,22 +844,6 @@ fn the_api_server_accepts_every_policy_of_the_case_library(
     eprintln!("{sent} policies of {} cases sent", cases.len());
     check(sent > 100, format!("only {sent} policies"))?;
     check(refused.is_empty(), refused.join("\n"))
-}
-
-/// The run folder of the `netpol` process `pid`, once it has one.
-fn run_folder_of(pid: u32) -> Option<PathBuf> {
-    std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("netpol-"))
-                && std::fs::read_to_string(p.join("owner.pid"))
-                    .is_ok_and(|o| o.trim() == pid.to_string())
-        })
 }
 
 fn wait_for<T>(within: std::time::Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {

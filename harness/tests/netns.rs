@@ -7,6 +7,10 @@
 #[path = "common/env.rs"]
 mod env;
 
+#[path = "common/leftovers.rs"]
+mod leftovers;
+use leftovers::run_namespaces;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,19 +33,6 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn netpol_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netpol"))
-}
-
-fn run_namespaces(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(&format!("netpol-{run_id}-")))
-        .map(str::to_owned)
-        .collect()
 }
 
 fn count(matrix: &Matrix, wanted: impl Fn(&Observed) -> bool) -> usize {

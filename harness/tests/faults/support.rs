@@ -12,6 +12,10 @@ use netpol_harness::probe::Matrix;
 use netpol_harness::truth::TruthTable;
 use netpol_harness::verdict::Comparison;
 
+#[path = "../common/leftovers.rs"]
+mod leftovers;
+pub use leftovers::{run_folder_of, run_namespaces};
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -48,20 +52,6 @@ pub fn differences(
         .collect()
 }
 
-/// Namespaces of run `run_id`.
-pub fn run_namespaces(run_id: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip netns list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(&format!("netpol-{run_id}-")))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Processes whose command line mentions `text`, with that command line.
 pub fn processes_mentioning(text: &str) -> Vec<(u32, String)> {
     let me = std::process::id();
@@ -76,22 +66,6 @@ pub fn processes_mentioning(text: &str) -> Vec<(u32, String)> {
             (pid != me && line.contains(text)).then_some((pid, line))
         })
         .collect()
-}
-
-/// The folder of the run that process `pid` owns, if it has made one.
-pub fn run_folder_of(pid: u32) -> Option<PathBuf> {
-    std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("netpol-"))
-                && std::fs::read_to_string(p.join("owner.pid"))
-                    .is_ok_and(|o| o.trim() == pid.to_string())
-        })
 }
 
 /// Polls `found` every millisecond until it gives something or `within` passes.
