@@ -79,7 +79,11 @@ where
 }
 
 /// `workers` loops opening and closing TCP connections to `target` for
-/// `duration`; prints the totals.
+/// `duration`; prints the totals. Each connection is closed with a reset
+/// (`SO_LINGER` 0): a closing FIN would leave it in TIME_WAIT for a minute,
+/// and the many floods of one benchmark (thousands of connections each, from
+/// one pod to one port) would run out of source ports. What is measured is
+/// the handshake through the dataplane, which a reset does not change.
 pub(crate) async fn flood<W>(
     target: Target,
     workers: usize,
@@ -98,7 +102,11 @@ where
             let (mut connected, mut failed) = (0u64, 0u64);
             while Instant::now() < end {
                 match tokio::time::timeout_at(end, TcpStream::connect(address)).await {
-                    Ok(Ok(_stream)) => connected += 1,
+                    Ok(Ok(stream)) => {
+                        connected += 1;
+                        // Dropped right away: closed by RST, no TIME_WAIT.
+                        let _ = stream.set_zero_linger();
+                    }
                     Ok(Err(_)) => failed += 1,
                     Err(_) => {}
                 }
@@ -186,6 +194,45 @@ mod tests {
         assert!(totals.connections > 50, "{totals:?}");
         assert_eq!(totals.failures, 0);
         assert!(totals.micros >= 200_000);
+    }
+
+    /// Sockets in TIME_WAIT (state 06 of /proc/net/tcp) whose remote end is `port`.
+    fn time_waits_towards(port: u16) -> usize {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        table
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.get(3) == Some(&"06")
+                    && fields
+                        .get(2)
+                        .is_some_and(|remote| remote.ends_with(&format!(":{port:04X}")))
+            })
+            .count()
+    }
+
+    #[tokio::test]
+    async fn flood_closes_by_reset_so_no_connection_is_left_in_time_wait() {
+        let (listener, target) = listener().await;
+        let port = target.port;
+        // The server waits for the client to close first: a FIN from the
+        // client would leave the client's side in TIME_WAIT.
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut sink = Vec::new();
+                    let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut sink).await;
+                });
+            }
+        });
+        let mut output = Vec::new();
+        flood(target, 2, Duration::from_millis(200), &mut output)
+            .await
+            .unwrap();
+        let totals: Flooded = serde_json::from_slice(&output).unwrap();
+        assert!(totals.connections > 20, "{totals:?}");
+        assert_eq!(time_waits_towards(port), 0, "{totals:?}");
     }
 
     #[tokio::test]
