@@ -130,4 +130,21 @@ impl Timeouts {
     pub const API_CONNECT: Duration = Duration::from_secs(10);
     /// The pause between two health checks of the control plane.
     pub const CONTROL_PLANE_POLL: Duration = Duration::from_millis(100);
+
+    /// `netpol bench`: one policy change, from its write until the watcher
+    /// confirms the new state. kube-router takes up to ~2 s per change here
+    /// (a full sync each); a change not confirmed by then counts as missed
+    /// and the next one is written anyway.
+    pub const BENCH_CHANGE: Duration = Duration::from_secs(30);
+    /// `netpol bench`: how often the watcher's lines are looked at while a
+    /// change is awaited (they arrive every couple of milliseconds).
+    pub const BENCH_POLL: Duration = Duration::from_millis(10);
+    /// `netpol bench engines`: a node's rules (its nftables ruleset and its
+    /// ipsets) count as programmed once unchanged this long: engines that
+    /// batch (Felix) or sync on a timer write in bursts a second apart.
+    pub const BENCH_RULES_STABLE: Duration = Duration::from_secs(3);
+    /// `netpol bench engines`: how long an engine may take to program a
+    /// thousand policies (kube-router's full sync of 1,000 policies with
+    /// their ipsets takes tens of seconds on a loaded 2-core machine).
+    pub const BENCH_RULES_DEADLINE: Duration = Duration::from_secs(600);
 }

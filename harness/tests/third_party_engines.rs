@@ -377,6 +377,54 @@ fn engines_running(folder: &Path) -> bool {
         })
 }
 
+/// `netpol bench engines` on the reference and kube-router, small: both
+/// measured in one run, every change seen, the loaded world as the oracle
+/// says, a ratio per engine; what cannot run here is a row with its reason.
+fn bench_engines_measures_the_reference_and_kube_router_side_by_side() {
+    let output = Command::new(netpol_exe())
+        .args([
+            "bench",
+            "engines",
+            "--engine",
+            "reference",
+            "--engine",
+            "kube-router",
+            "--engine",
+            "kube-router-nft",
+            "--changes",
+            "4",
+            "--pairs",
+            "2",
+            "--policies",
+            "50",
+        ])
+        .output()
+        .expect("netpol runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for engine in ["reference", "kube-router"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {engine} |")))
+            .unwrap_or_else(|| panic!("no row for {engine}: {stdout}"));
+        assert!(row.contains("| 4 of 4 |"), "{row}");
+        assert!(!row.contains("differ from the oracle"), "{row}");
+        assert!(row.contains(" ms | ") && row.contains(" ["), "{row}");
+    }
+    assert!(
+        stdout.contains("| kube-router-nft | v2.11+ | not runnable here: "),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap_or("");
+    assert!(last.starts_with("engines: reference p50 "), "{last}");
+    assert!(last.contains("; kube-router p50 "), "{last}");
+}
+
 fn main() -> std::process::ExitCode {
     env::run(vec![
         gated!(
@@ -387,6 +435,10 @@ fn main() -> std::process::ExitCode {
         kube_router_trial(
             "kube_router_passes_the_ci_subset_with_exactly_its_known_deviations",
             kube_router_passes_the_ci_subset_with_exactly_its_known_deviations,
+        ),
+        kube_router_trial(
+            "bench_engines_measures_the_reference_and_kube_router_side_by_side",
+            bench_engines_measures_the_reference_and_kube_router_side_by_side,
         ),
         kube_router_trial(
             "a_killed_kube_router_run_leaves_no_engine_after_netpol_cleanup",

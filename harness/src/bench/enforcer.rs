@@ -117,7 +117,7 @@ pub async fn measure_sizes(
 }
 
 /// New TCP connections per second from x/a to y/a (across the two nodes).
-async fn flood_rate(backend: &NetnsBackend) -> Result<f64, String> {
+pub(super) async fn flood_rate(backend: &NetnsBackend) -> Result<f64, String> {
     let topology = backend.topology().ok_or("no topology")?;
     let target = &topology.pods[3];
     let args = [
@@ -144,7 +144,7 @@ async fn flood_rate(backend: &NetnsBackend) -> Result<f64, String> {
     Ok(flooded.connections as f64 / (flooded.micros as f64 / 1e6))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }

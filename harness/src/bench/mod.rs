@@ -2,6 +2,7 @@
 //! speed. Each measurement prints its method, its figures and one summary line.
 
 pub mod enforcer;
+pub mod engines;
 pub mod latency;
 pub mod matrix;
 pub mod oracle;

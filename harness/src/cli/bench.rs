@@ -43,6 +43,62 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 120)]
         changes: usize,
     },
+    /// Every policy engine of the netns world side by side, through the API
+    /// server: time to enforce, and the new-connection rate with policies
+    /// relative to none (netns, root; `netpol engines build` first).
+    Engines {
+        /// Only this engine (repeat for several). Default: the reference
+        /// and every third-party engine; those that cannot run here are
+        /// listed with the reason.
+        #[arg(long = "engine", value_name = "ENGINE")]
+        engines: Vec<BenchEngine>,
+        /// Policy changes timed per engine (the minimum is 100).
+        #[arg(long, default_value_t = bench::engines::CHANGES)]
+        changes: usize,
+        /// Flood pairs (without, with policies) per engine.
+        #[arg(long, default_value_t = bench::engines::PAIRS)]
+        pairs: usize,
+        /// Policies of the loaded world.
+        #[arg(long, default_value_t = bench::engines::POLICIES)]
+        policies: usize,
+    },
+}
+
+/// The engines `bench engines` knows, in the order of its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchEngine {
+    /// The reference enforcer in controller mode, watching the API server.
+    Reference,
+    KubeRouter,
+    KubeRouterNft,
+    CalicoFelix,
+    KubeNetworkPolicies,
+}
+
+impl BenchEngine {
+    const ALL: [BenchEngine; 5] = [
+        BenchEngine::Reference,
+        BenchEngine::KubeRouter,
+        BenchEngine::KubeRouterNft,
+        BenchEngine::CalicoFelix,
+        BenchEngine::KubeNetworkPolicies,
+    ];
+
+    fn subject(self) -> bench::engines::Subject {
+        use crate::backend::netns::engines::Engine;
+        use bench::engines::Subject;
+        match self {
+            BenchEngine::Reference => Subject::Reference,
+            BenchEngine::KubeRouter => Subject::Engine(Engine::KubeRouter),
+            BenchEngine::CalicoFelix => Subject::Engine(Engine::CalicoFelix),
+            BenchEngine::KubeNetworkPolicies => Subject::Engine(Engine::KubeNetworkPolicies),
+            BenchEngine::KubeRouterNft => Subject::Refused {
+                name: "kube-router-nft",
+                version: "v2.11+",
+                reason: super::cluster::KUBE_ROUTER_NFT_REFUSED.into(),
+            },
+        }
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
@@ -121,6 +177,42 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
                 changes,
             ));
             bench::latency::report(&latencies.map_err(UsageError::Message)?)
+        }
+        BenchCommand::Engines {
+            engines,
+            changes,
+            pairs,
+            policies,
+        } => {
+            if pairs == 0 {
+                return Err(UsageError::Message("--pairs must be at least 1".into()));
+            }
+            let engines = if engines.is_empty() {
+                BenchEngine::ALL.to_vec()
+            } else {
+                engines
+            };
+            let subjects: Vec<_> = engines.into_iter().map(BenchEngine::subject).collect();
+            let exe = std::env::current_exe()
+                .map_err(|e| UsageError::Message(format!("cannot find the netpol binary: {e}")))?;
+            let runtime = runtime()?;
+            let binaries = runtime
+                .block_on(crate::controlplane::Binaries::find())
+                .map_err(UsageError::Message)?;
+            let options = bench::engines::Options {
+                changes,
+                pairs,
+                policies,
+            };
+            let rows = runtime.block_on(bench::engines::measure(
+                &subjects, exe, binaries, &model, options,
+            ));
+            println!("{}", bench::engines::report(&rows, options));
+            return Ok(if bench::engines::any_failed(&rows) {
+                exit::BACKEND_FAILED
+            } else {
+                exit::PASSED
+            });
         }
     };
     println!("{report}");

@@ -176,6 +176,25 @@ impl NetnsBackend {
         Ok((ready.tools.ip.display().to_string(), full))
     }
 
+    /// `ip netns exec <node> <argv…>` for a node, as program and arguments,
+    /// for measurements that read a node's rules.
+    pub fn node_command(
+        &self,
+        node: usize,
+        argv: &[String],
+    ) -> BackendResult<(String, Vec<String>)> {
+        let ready = self.ready()?;
+        let netns = &ready
+            .topology
+            .nodes
+            .get(node)
+            .ok_or_else(|| error(format!("no node {node}")))?
+            .netns;
+        let mut full = vec!["netns".to_owned(), "exec".to_owned(), netns.clone()];
+        full.extend(argv.iter().cloned());
+        Ok((ready.tools.ip.display().to_string(), full))
+    }
+
     /// Probes the matrix the way exec-per-cell suites do: one agent process
     /// per cell, `workers` at a time. Only for comparison with `probe`.
     pub async fn probe_per_cell(
