@@ -153,6 +153,11 @@ pub struct RunArgs {
     /// a minimal case file and printed.
     #[arg(long)]
     pub differential: bool,
+    /// With `--differential`: report each divergence without shrinking it
+    /// (a shrink re-runs the case some twenty times, minutes on an engine
+    /// that diverges often).
+    #[arg(long, requires = "differential")]
+    pub no_shrink: bool,
     /// netns: also run etcd and kube-apiserver (`netpol engines build`) on
     /// the fabric, keep the world as API objects there, change it through the
     /// API (which judges every policy first), and run the reference enforcer

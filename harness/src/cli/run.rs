@@ -167,7 +167,7 @@ async fn run_until<B: Backend>(
         session.enforce_within(deadline);
     }
     let ended = tokio::select! {
-        judged = judge_all(&mut session, cases, verbosity, args.differential) => match judged {
+        judged = judge_all(&mut session, cases, verbosity, differential(args)) => match judged {
             Ok(()) => Ended::Judged,
             Err(Unjudged::NoWorld(error)) => Ended::NoWorld(error),
             Err(Unjudged::Refused(refusals)) => Ended::Refused(refusals),
@@ -305,11 +305,27 @@ enum Unjudged {
 /// one), then every case in order, each printed as it finishes. Only the
 /// world failing to be built, or a policy the API server refuses, ends it
 /// early: a world that cannot be reset records the remaining cases as not run.
+/// How `--differential` judges: not at all, or with or without shrinking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Differential {
+    Off,
+    Shrink,
+    NoShrink,
+}
+
+fn differential(args: &RunArgs) -> Differential {
+    match (args.differential, args.no_shrink) {
+        (false, _) => Differential::Off,
+        (true, false) => Differential::Shrink,
+        (true, true) => Differential::NoShrink,
+    }
+}
+
 async fn judge_all<B: Backend>(
     session: &mut Session<'_, B>,
     cases: &[Case],
     verbosity: Verbosity,
-    differential: bool,
+    differential: Differential,
 ) -> Result<(), Unjudged> {
     session.setup().await.map_err(Unjudged::NoWorld)?;
     let refused = session.admit(cases).await.map_err(Unjudged::NoWorld)?;
@@ -319,8 +335,9 @@ async fn judge_all<B: Backend>(
     let bar = terminal::progress(cases.len());
     for case in cases {
         bar.set_message(case.name.clone());
-        let result = if differential {
-            let judged = crate::differential::judge(session, case, true).await;
+        let result = if differential != Differential::Off {
+            let shrink = differential == Differential::Shrink;
+            let judged = crate::differential::judge(session, case, shrink).await;
             if let Some(minimal) = &judged.minimal {
                 let text = terminal::divergence(
                     &case.name,
