@@ -187,16 +187,20 @@ fn enforce(out: &mut String, runs: &[Run]) {
          <th>run</th><th>steps</th><th>p50</th><th>max</th><th>slowest step</th>\
          </tr></thead><tbody>\n",
     );
-    for run in runs {
-        let row = match EnforceStats::of(&run.results.cases) {
-            Some(s) => format!(
+    let stats: Vec<EnforceStats> = runs
+        .iter()
+        .map(|r| EnforceStats::of(&r.results.cases))
+        .collect();
+    for (run, stats) in runs.iter().zip(&stats) {
+        let row = match (&stats.spread, stats.slowest()) {
+            (Some(s), Some(slowest)) => format!(
                 "<td class=\"num\">{}</td><td class=\"num\">{} ms</td><td class=\"num\">{} ms</td><td>{}</td>",
-                s.steps,
+                stats.steps(),
                 s.p50_ms,
                 s.max_ms,
-                escape(&s.slowest)
+                escape(&slowest.step)
             ),
-            None => "<td class=\"num\">0</td><td>—</td><td>—</td><td>—</td>".into(),
+            _ => "<td class=\"num\">0</td><td>—</td><td>—</td><td>—</td>".into(),
         };
         let _ = writeln!(out, "<tr><th>{}</th>{row}</tr>", escape(&run.label));
     }
