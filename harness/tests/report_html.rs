@@ -20,7 +20,9 @@ use env::{CHROMIUM, Needs};
 
 /// A cold Chromium on a loaded 2-core machine takes a few seconds; this is far more.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
-const WINDOW: (u32, u32) = (1400, 2000);
+/// Tall enough that the docs screenshot shows the open case's grids below
+/// the time-to-enforce section and its distribution.
+const WINDOW: (u32, u32) = (1400, 2300);
 const DOCS_SCREENSHOT: &str = "docs/report.png";
 /// The docs show the netns runs, filtered to ipBlock, one case open.
 const DOCS_QUERY: &str = "?tag=ip-block&open=ipblock-ingress-except-one-pod";
@@ -218,6 +220,223 @@ fn the_docs_screenshot_shows_the_netns_runs() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The netns runs the issue compares: our reference enforcer, two engines, none.
+const NETNS_RUNS: [&str; 4] = [
+    "results/netns-reference.json",
+    "results/netns-kube-router.json",
+    "results/netns-calico-felix.json",
+    "results/netns-none.json",
+];
+
+/// What a results file's row has to show, read from its JSON (not through
+/// netpol's types): the run's label and its steps with a time, without one
+/// after being judged, and without one because they were skipped.
+#[derive(Debug)]
+struct Expected {
+    label: String,
+    timed: usize,
+    never_enforced: usize,
+    not_run: usize,
+}
+
+fn expected(file: &str) -> Expected {
+    let text = std::fs::read_to_string(root().join(file)).expect("a results file");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let text_of = |v: &serde_json::Value| v.as_str().expect("a string").to_owned();
+    let mut out = Expected {
+        label: format!(
+            "{}/{}",
+            text_of(&json["backend"]),
+            text_of(&json["cni"]["name"])
+        ),
+        timed: 0,
+        never_enforced: 0,
+        not_run: 0,
+    };
+    for case in json["cases"].as_array().expect("cases") {
+        for step in case["steps"].as_array().expect("steps") {
+            match (
+                step["time_to_enforce_ms"].is_null(),
+                step["verdict"].as_str(),
+            ) {
+                (false, _) => out.timed += 1,
+                (true, Some("skipped")) => out.not_run += 1,
+                (true, _) => out.never_enforced += 1,
+            }
+        }
+    }
+    out
+}
+
+/// The value of `name="…"` in an opening tag.
+fn attribute<'a>(tag: &'a str, name: &str) -> &'a str {
+    let start = tag
+        .find(&format!(" {name}=\""))
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+        + name.len()
+        + 3;
+    &tag[start..start + tag[start..].find('"').expect("a closing quote")]
+}
+
+/// A page of our own (no CSP) that frames the report and writes what the
+/// browser laid out of the svg into its DOM as JSON: the report's page and
+/// script stay as they are.
+const MEASURE: &str = r#"<!doctype html>
+<html><body><iframe id="report" src="report.html" width="1400" height="2000"></iframe>
+<script>
+window.addEventListener("load", () => {
+  const doc = document.getElementById("report").contentDocument;
+  const svg = doc.querySelector("svg.distribution");
+  svg.scrollIntoView();
+  const frame = svg.getBoundingClientRect();
+  const rows = Array.from(svg.querySelectorAll("g.run")).map((row) => {
+    const band = row.querySelector("rect.band").getBoundingClientRect();
+    const dots = Array.from(row.querySelectorAll("circle.dot"));
+    const rects = dots.map((dot) => [dot, dot.getBoundingClientRect()]);
+    const inside = rects.filter(([, r]) => r.width > 0 && r.height > 0 &&
+      r.left >= frame.left && r.right <= frame.right && r.top >= band.top && r.bottom <= band.bottom);
+    const topmost = rects.filter(([dot, r]) =>
+      doc.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === dot);
+    const style = dots.length ? getComputedStyle(dots[0]) : null;
+    const box = row.querySelector("rect.box");
+    return {
+      run: row.dataset.run,
+      dots: dots.length,
+      inside: inside.length,
+      topmost: topmost.length,
+      fill: style ? style.fill : null,
+      opacity: style ? parseFloat(style.fillOpacity) : null,
+      box_height: box ? box.getBoundingClientRect().height : 0,
+    };
+  });
+  const out = document.createElement("pre");
+  out.id = "measured";
+  out.textContent = JSON.stringify({
+    ready: doc.body.dataset.ready === "true", width: frame.width, height: frame.height, rows,
+  });
+  document.body.append(out);
+});
+</script></body></html>
+"#;
+
+fn the_time_to_enforce_distribution_is_drawn_as_inline_svg_per_run_in_chromium() {
+    let dir = temp("distribution");
+    let files = NETNS_RUNS.map(String::from);
+    let runs: Vec<Expected> = files.iter().map(|f| expected(f)).collect();
+    let page = report(&files, &dir);
+
+    // The DOM Chromium built from the page: one svg, sized, a row per run.
+    let dom = chromium(&dir, &url(&page, ""), &["--dump-dom".into()]);
+    assert!(
+        dom.contains("<body data-ready=\"true\">"),
+        "the script did not finish"
+    );
+    assert_eq!(dom.matches("<svg class=\"distribution\"").count(), 1);
+    let start = dom.find("<svg class=\"distribution\"").expect("the svg");
+    let svg = &dom[start..start + dom[start..].find("</svg>").expect("the svg ends")];
+    assert!(
+        dom[..start]
+            .rfind("<section ")
+            .is_some_and(|at| dom[at..].starts_with("<section id=\"enforce\">")),
+        "the svg is in the time-to-enforce section"
+    );
+    let open = &svg[..svg.find('>').expect("the opening tag")];
+    let size = |name| attribute(open, name).parse::<f64>().expect("a number");
+    let (width, height) = (size("width"), size("height"));
+    assert!(width > 0.0 && height > 0.0, "{open}");
+    assert_eq!(attribute(open, "viewBox"), format!("0 0 {width} {height}"));
+    assert!(attribute(open, "aria-label").starts_with("Time to enforce of each run"));
+    assert!(
+        svg.contains("time to enforce, ms (log scale)"),
+        "53 … 1192 ms is a log axis"
+    );
+    let rows: Vec<&str> = svg.split("<g class=\"run").skip(1).collect();
+    assert_eq!(rows.len(), runs.len(), "a row per run");
+    for (row, run) in rows.iter().zip(&runs) {
+        let row = &row[..row.find("</g>").expect("the row ends")];
+        assert_eq!(attribute(row, "data-run"), run.label);
+        assert_eq!(
+            row.matches("<circle class=\"dot\"").count(),
+            run.timed,
+            "{run:?}"
+        );
+        assert_eq!(attribute(row, "data-enforced"), run.timed.to_string());
+        assert_eq!(
+            attribute(row, "data-never-enforced"),
+            run.never_enforced.to_string()
+        );
+        assert_eq!(attribute(row, "data-not-run"), run.not_run.to_string());
+        if run.never_enforced > 0 {
+            let counted = format!(" · {} never enforced", run.never_enforced);
+            assert!(row.contains(&counted), "{} has no `{counted}`", run.label);
+        }
+    }
+    // The none run enforces almost nothing; its few converged steps are drawn,
+    // the rest only counted.
+    assert!(
+        runs[3].timed > 0 && runs[3].never_enforced > 100,
+        "{:?}",
+        runs[3]
+    );
+
+    // What the browser laid out: every dot inside its row and painted in
+    // its row's colour, some of each row's on top where they sit.
+    std::fs::write(dir.join("measure.html"), MEASURE).expect("the measuring page");
+    let measured = chromium(
+        &dir,
+        &url(&dir.join("measure.html"), ""),
+        &[
+            "--allow-file-access-from-files".into(),
+            format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+            "--dump-dom".into(),
+        ],
+    );
+    let json = measured
+        .split("<pre id=\"measured\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the measuring page wrote its result")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let laid: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(
+        laid["ready"], true,
+        "the report's script finished in the frame"
+    );
+    assert!(laid["width"].as_f64() > Some(0.0) && laid["height"].as_f64() > Some(0.0));
+    let rows = laid["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), runs.len());
+    let mut fills = Vec::new();
+    for (row, run) in rows.iter().zip(&runs) {
+        assert_eq!(row["run"], run.label.as_str());
+        assert_eq!(row["dots"], run.timed, "{row}");
+        assert_eq!(
+            row["inside"], run.timed,
+            "every dot drawn inside its row: {row}"
+        );
+        assert!(
+            row["topmost"].as_u64() > Some(0),
+            "no dot of {} is on top: {row}",
+            run.label
+        );
+        assert!(row["opacity"].as_f64() > Some(0.0), "{row}");
+        assert!(row["box_height"].as_f64() > Some(0.0), "{row}");
+        let fill = row["fill"].as_str().expect("a fill").to_owned();
+        assert!(
+            fill.starts_with("rgb(") && fill != "rgb(0, 0, 0)",
+            "page.css colours the dots: {row}"
+        );
+        fills.push(fill);
+    }
+    fills.sort();
+    fills.dedup();
+    assert_eq!(fills.len(), runs.len(), "each run its own colour");
+
+    screenshot(&dir, &page, "");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn main() -> std::process::ExitCode {
     env::run(vec![
         plain!(the_page_fetches_nothing_and_carries_everything_inline),
@@ -226,5 +445,9 @@ fn main() -> std::process::ExitCode {
             the_report_of_every_results_file_opens_in_chromium_with_grids_and_working_filters
         ),
         gated!(Needs::Chromium, the_docs_screenshot_shows_the_netns_runs),
+        gated!(
+            Needs::Chromium,
+            the_time_to_enforce_distribution_is_drawn_as_inline_svg_per_run_in_chromium
+        ),
     ])
 }

@@ -82,21 +82,24 @@ impl<'a> Comparison<'a> {
     fn enforce_rows(&self) -> Vec<Vec<String>> {
         self.runs
             .iter()
-            .map(|run| match EnforceStats::of(&run.results.cases) {
-                Some(stats) => vec![
-                    run.label.clone(),
-                    stats.steps.to_string(),
-                    format!("{} ms", stats.p50_ms),
-                    format!("{} ms", stats.max_ms),
-                    stats.slowest,
-                ],
-                None => vec![
-                    run.label.clone(),
-                    "0".into(),
-                    ABSENT.into(),
-                    ABSENT.into(),
-                    ABSENT.into(),
-                ],
+            .map(|run| {
+                let stats = EnforceStats::of(&run.results.cases);
+                match (&stats.spread, stats.slowest()) {
+                    (Some(spread), Some(slowest)) => vec![
+                        run.label.clone(),
+                        stats.steps().to_string(),
+                        format!("{} ms", spread.p50_ms),
+                        format!("{} ms", spread.max_ms),
+                        slowest.step.clone(),
+                    ],
+                    _ => vec![
+                        run.label.clone(),
+                        "0".into(),
+                        ABSENT.into(),
+                        ABSENT.into(),
+                        ABSENT.into(),
+                    ],
+                }
             })
             .collect()
     }

@@ -1,8 +1,9 @@
 //! `netpol report FILE... --html OUT`: one self-contained page (inline CSS
 //! and JavaScript, a Content-Security-Policy that forbids every fetch):
-//! summary, support matrix, time to enforce, then every case and step with
-//! the expected and observed matrices as coloured grids, filterable by tag,
-//! verdict and name.
+//! summary, support matrix, time to enforce (a table, and every run's
+//! distribution drawn as inline SVG on one time axis), then every case and
+//! step with the expected and observed matrices as coloured grids,
+//! filterable by tag, verdict and name.
 //!
 //! The page reads its initial filters from the query string
 //! (`?tag=ip-block&verdict=failed,expected-failure&name=deny&differs=1`),
@@ -10,6 +11,7 @@
 //! link can point at exactly what it is about.
 
 mod cases;
+mod distribution;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -187,20 +189,33 @@ fn enforce(out: &mut String, runs: &[Run]) {
          <th>run</th><th>steps</th><th>p50</th><th>max</th><th>slowest step</th>\
          </tr></thead><tbody>\n",
     );
-    for run in runs {
-        let row = match EnforceStats::of(&run.results.cases) {
-            Some(s) => format!(
+    let stats: Vec<EnforceStats> = runs
+        .iter()
+        .map(|r| EnforceStats::of(&r.results.cases))
+        .collect();
+    for (run, stats) in runs.iter().zip(&stats) {
+        let row = match (&stats.spread, stats.slowest()) {
+            (Some(s), Some(slowest)) => format!(
                 "<td class=\"num\">{}</td><td class=\"num\">{} ms</td><td class=\"num\">{} ms</td><td>{}</td>",
-                s.steps,
+                stats.steps(),
                 s.p50_ms,
                 s.max_ms,
-                escape(&s.slowest)
+                escape(&slowest.step)
             ),
-            None => "<td class=\"num\">0</td><td>—</td><td>—</td><td>—</td>".into(),
+            _ => "<td class=\"num\">0</td><td>—</td><td>—</td><td>—</td>".into(),
         };
         let _ = writeln!(out, "<tr><th>{}</th>{row}</tr>", escape(&run.label));
     }
-    out.push_str("</tbody></table></section>\n");
+    out.push_str(
+        "</tbody></table>\n<p class=\"legend\">Every converged step is a dot; the box spans \
+         the middle half (q1 to q3) with the median, the whiskers reach the fastest and the \
+         slowest step. Hover a row for p50, p99 and max, a dot for its step. Steps that never \
+         matched their expectation, or were not run, have no time and are only counted.</p>\n",
+    );
+    let rows: Vec<(&str, &EnforceStats)> =
+        runs.iter().map(|r| r.label.as_str()).zip(&stats).collect();
+    out.push_str(&distribution::svg(&rows));
+    out.push_str("</section>\n");
 }
 
 /// Every tag of every run, sorted, for the tag filter.
