@@ -187,12 +187,13 @@ pub fn nearest_rank(sorted: &[u64], percent: usize) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::json::StepRecord;
     use crate::verdict::Verdict;
 
-    fn step(index: usize, verdict: Verdict, ms: Option<u64>) -> StepRecord {
+    /// A step record of `verdict` with `ms` as its time to enforce (other report tests use it too).
+    pub(crate) fn step(index: usize, verdict: Verdict, ms: Option<u64>) -> StepRecord {
         StepRecord {
             index,
             verdict,

@@ -281,7 +281,7 @@ pub fn svg(runs: &[(&str, &EnforceStats)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::json::{CaseRecord, StepRecord};
+    use crate::report::json::CaseRecord;
     use crate::verdict::Verdict;
 
     /// The stats of one case with a step per time, then `never_enforced`
@@ -294,16 +294,7 @@ mod tests {
             .chain(failed)
             .chain(skipped)
             .enumerate()
-            .map(|(index, (verdict, ms))| StepRecord {
-                index,
-                verdict,
-                reason: None,
-                attempts: 1,
-                time_to_enforce_ms: ms,
-                probes: Default::default(),
-                service_probes: None,
-                divergences: Vec::new(),
-            })
+            .map(|(index, (verdict, ms))| crate::report::runs::tests::step(index, verdict, ms))
             .collect();
         EnforceStats::of(&[CaseRecord {
             name: "c".into(),
