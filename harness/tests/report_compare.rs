@@ -11,6 +11,7 @@ use netpol_harness::report::features::FEATURES;
 use netpol_harness::report::json::Results;
 
 const REFERENCE: &str = "results/netns-reference.json";
+const REFERENCE_CONTROLLER: &str = "results/netns-reference-controller.json";
 const NONE: &str = "results/netns-none.json";
 const KUBE_ROUTER: &str = "results/netns-kube-router.json";
 const CALICO_FELIX: &str = "results/netns-calico-felix.json";
@@ -85,11 +86,12 @@ impl Drop for Stable {
 }
 
 /// What scripts/regenerate-results writes as results/comparison.md: the
-/// reference, each third-party engine, none.
+/// reference (local and controller), each third-party engine, none.
 fn markdown() -> String {
     stdout(&[
         "compare",
         REFERENCE,
+        REFERENCE_CONTROLLER,
         KUBE_ROUTER,
         CALICO_FELIX,
         NONE,
@@ -142,7 +144,7 @@ fn the_committed_comparison_is_what_compare_prints_for_the_committed_results() {
     let committed = std::fs::read_to_string(root().join(COMMITTED)).expect("committed");
     assert!(
         committed == markdown(),
-        "{COMMITTED} is stale: scripts/regenerate-results (or netpol compare {REFERENCE} {KUBE_ROUTER} {CALICO_FELIX} {NONE} --format markdown > {COMMITTED})"
+        "{COMMITTED} is stale: scripts/regenerate-results (or netpol compare {REFERENCE} {REFERENCE_CONTROLLER} {KUBE_ROUTER} {CALICO_FELIX} {NONE} --format markdown > {COMMITTED})"
     );
 }
 

@@ -16,11 +16,11 @@ use crate::model::{Change, Model, World};
 pub const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
 /// Policies installed while the connection rate is measured.
 pub const RATE_POLICIES: usize = 1_000;
-/// How long each connection flood lasts, and how many floods give the median.
-/// Short floods: each opens thousands of connections, and their TIME_WAIT
-/// ports must not run out over all of them.
+/// How long each connection flood lasts (the flood closes by reset, so no
+/// source port waits in TIME_WAIT however many floods run).
 pub const FLOOD: Duration = Duration::from_secs(1);
-pub const FLOODS: usize = 5;
+/// Flood pairs (without, with policies) of `bench enforcer`.
+pub const PAIRS: usize = 30;
 const FLOOD_WORKERS: usize = 8;
 
 /// `count` ingress policies over the default model; every one of them leaves
@@ -151,18 +151,24 @@ pub(super) fn median(mut values: Vec<f64>) -> f64 {
 
 #[derive(Clone, Debug)]
 pub struct RateFigures {
-    pub without: f64,
-    pub with: f64,
+    /// Connections per second `(without, with)` per flood pair, in order.
+    pub pairs: Vec<(f64, f64)>,
     pub install: Duration,
 }
 
-/// Floods x/a → y/a on a reference world, alternately without and with the
-/// policies, so that a machine whose load changes treats both alike.
+/// Floods x/a → y/a alternately (A B A B …) on two reference worlds that
+/// exist at once, one without policies and one with [`RATE_POLICIES`], so
+/// that a machine whose load changes treats both alike and no flood waits
+/// for a reprogramming. Both worlds are removed on every path.
 pub async fn measure_rate(
-    backend: &mut NetnsBackend,
+    open: &mut NetnsBackend,
+    loaded: &mut NetnsBackend,
     model: &Model,
 ) -> Result<RateFigures, String> {
-    backend
+    open.setup(model)
+        .await
+        .map_err(|e| crate::error::chain(&e))?;
+    loaded
         .setup(model)
         .await
         .map_err(|e| crate::error::chain(&e))?;
@@ -170,28 +176,35 @@ pub async fn measure_rate(
         .into_iter()
         .map(|p| Change::Apply(Box::new(p)))
         .collect();
-    let (mut without, mut with, mut installs) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..FLOODS {
-        backend.reset().await.map_err(|e| crate::error::chain(&e))?;
-        without.push(flood_rate(backend).await?);
-        let started = Instant::now();
-        backend
-            .change(&changes)
-            .await
-            .map_err(|e| crate::error::chain(&e))?;
-        installs.push(started.elapsed().as_secs_f64());
-        with.push(flood_rate(backend).await?);
-    }
-    backend
-        .teardown()
+    let started = Instant::now();
+    loaded
+        .change(&changes)
         .await
         .map_err(|e| crate::error::chain(&e))?;
-    let install = Duration::from_secs_f64(median(installs));
-    Ok(RateFigures {
-        without: median(without),
-        with: median(with),
-        install,
-    })
+    let install = started.elapsed();
+    let pairs = flood_pairs(open, loaded, PAIRS).await?;
+    for world in [open, loaded] {
+        world
+            .teardown()
+            .await
+            .map_err(|e| crate::error::chain(&e))?;
+    }
+    Ok(RateFigures { pairs, install })
+}
+
+/// `pairs` flood pairs: first `open` (no policies), then `loaded`.
+pub async fn flood_pairs(
+    open: &NetnsBackend,
+    loaded: &NetnsBackend,
+    pairs: usize,
+) -> Result<Vec<(f64, f64)>, String> {
+    let mut out = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let without = flood_rate(open).await?;
+        let with = flood_rate(loaded).await?;
+        out.push((without, with));
+    }
+    Ok(out)
 }
 
 pub fn report(sizes: &[SizeFigures], rate: &RateFigures) -> String {
@@ -210,19 +223,24 @@ pub fn report(sizes: &[SizeFigures], rate: &RateFigures) -> String {
             s.warnings
         ));
     }
+    let ratios = super::engines::ratios(&rate.pairs);
+    let (without, with): (Vec<f64>, Vec<f64>) = rate.pairs.iter().copied().unzip();
+    let (q1, m, q3) = super::engines::quartiles(&ratios).unwrap_or((0.0, 0.0, 0.0));
     out.push_str(&format!(
-        "connection rate x/a → y/a (cross-node, {FLOOD_WORKERS} workers, medians of {FLOODS} alternating floods of {} s each): \
-         {:.0}/s with 0 policies, {:.0}/s with {RATE_POLICIES} policies (installed through the enforcer in {:.0} ms)\n",
+        "connection rate x/a → y/a (cross-node, {FLOOD_WORKERS} workers, {} pairs of {} s floods alternating between a \
+         world without policies and one with {RATE_POLICIES}, installed through the enforcer in {:.0} ms): median \
+         {:.0}/s without, {:.0}/s with; ratio with/without per pair: median {m:.2}, interquartile range {q1:.2}–{q3:.2}: {}\n",
+        rate.pairs.len(),
         FLOOD.as_secs(),
-        rate.without,
-        rate.with,
-        ms(rate.install)
+        ms(rate.install),
+        if without.is_empty() { 0.0 } else { median(without) },
+        if with.is_empty() { 0.0 } else { median(with) },
+        super::engines::claim(q1, m, q3),
     ));
     let largest = sizes.last().map_or(0.0, |s| ms(s.compile + s.apply));
     out.push_str(&format!(
-        "enforcer: {} policies compile+apply {largest:.0} ms, conn rate {RATE_POLICIES}/0 policies {:.2}",
+        "enforcer: {} policies compile+apply {largest:.0} ms, conn rate {RATE_POLICIES}/0 policies {m:.2} [{q1:.2}–{q3:.2}]",
         sizes.last().map_or(0, |s| s.policies),
-        rate.with / rate.without.max(1e-9)
     ));
     out
 }

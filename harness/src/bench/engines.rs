@@ -20,7 +20,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::enforcer::{flood_rate, median, policies};
+use super::enforcer::{flood_pairs, median, policies};
 use super::latency::{self, percentile};
 use super::oracle::ms;
 use crate::backend::Backend;
@@ -95,6 +95,17 @@ pub struct Figures {
     pub differing: Vec<String>,
     /// Connections per second `(without, with)`, in flood order.
     pub pairs: Vec<(f64, f64)>,
+    /// The machine's 1-minute load average when the engine's measurement
+    /// began and ended (other work on the machine skews the absolute figures).
+    pub load: (f64, f64),
+}
+
+/// The 1-minute load average, from /proc/loadavg (0 where unreadable).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[derive(Clone, Debug)]
@@ -191,6 +202,7 @@ async fn measure_one(
     model: &Model,
     options: Options,
 ) -> Result<Figures, String> {
+    let load_before = load_average();
     let mut open = world();
     let started = Instant::now();
     open.setup(model).await.map_err(|e| chain(&e))?;
@@ -212,12 +224,7 @@ async fn measure_one(
     let (programmed, rule_bytes) = rules_settled(&loaded).await?;
     let differing = against_oracle(&mut loaded, model, addresses, &changes).await?;
 
-    let mut pairs = Vec::new();
-    for _ in 0..options.pairs {
-        let without = flood_rate(&open).await?;
-        let with = flood_rate(&loaded).await?;
-        pairs.push((without, with));
-    }
+    let pairs = flood_pairs(&open, &loaded, options.pairs).await?;
     let removed: Vec<String> = [open.teardown().await, loaded.teardown().await]
         .into_iter()
         .filter_map(Result::err)
@@ -234,6 +241,7 @@ async fn measure_one(
         rule_bytes,
         differing,
         pairs,
+        load: (load_before, load_average()),
     })
 }
 
@@ -400,6 +408,11 @@ pub fn claim(q1: f64, median: f64, q3: f64) -> String {
     }
 }
 
+/// The table's head, as docs/benchmarks.md carries it.
+pub const TABLE_HEADER: &str = "| engine | version | time to enforce p50 / p99 / max | seen | API write p50 | \
+    new conn/s, no policy (median) | with policies (median) | ratio median [IQR] | what the spread allows |\n\
+    | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+
 /// Per-pair ratios with/without.
 pub fn ratios(pairs: &[(f64, f64)]) -> Vec<f64> {
     pairs
@@ -428,11 +441,8 @@ pub fn report(rows: &[Row], options: Options) -> String {
         options.pairs,
         super::enforcer::FLOOD.as_secs(),
     );
-    out.push_str(
-        "| engine | version | time to enforce p50 / p99 / max | seen | API write p50 | new conn/s, no policy (median) | \
-         with policies (median) | ratio median [IQR] | what the spread allows |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
-    );
+    out.push('\n');
+    out.push_str(TABLE_HEADER);
     let mut summary = Vec::new();
     for row in rows {
         match &row.outcome {
@@ -476,33 +486,31 @@ pub fn report(rows: &[Row], options: Options) -> String {
                     if with.is_empty() { 0.0 } else { median(with) },
                 ));
             }
-            Outcome::NotRunnable(reason) => {
+            Outcome::NotRunnable(reason) | Outcome::Failed(reason) => {
+                let (said, summed) = match row.outcome {
+                    Outcome::Failed(_) => ("failed", "FAILED"),
+                    _ => ("not runnable here", "not runnable"),
+                };
                 out.push_str(&format!(
-                    "| {} | {} | not runnable here: {} | | | | | | |\n",
+                    "| {} | {} | {said}: {} | | | | | | |\n",
                     row.name,
                     row.version,
                     reason.replace('|', "/")
                 ));
-                summary.push(format!("{} not runnable", row.name));
-            }
-            Outcome::Failed(reason) => {
-                out.push_str(&format!(
-                    "| {} | {} | failed: {} | | | | | | |\n",
-                    row.name,
-                    row.version,
-                    reason.replace('|', "/")
-                ));
-                summary.push(format!("{} FAILED", row.name));
+                summary.push(format!("{} {summed}", row.name));
             }
         }
     }
+    out.push('\n');
     for row in rows {
         if let Outcome::Measured(f) = &row.outcome {
             let ratios: Vec<String> = ratios(&f.pairs).iter().map(|r| format!("{r:.2}")).collect();
             out.push_str(&format!(
-                "{}: first world ready in {:.1} s; {} policies written in {:.1} s, the nodes' rules last changed {:.1} s \
-                 later ({} bytes per node); ratios in flood order: {}\n",
+                "- {}: load average {:.1} → {:.1}; first world ready in {:.1} s; {} policies written in {:.1} s, the nodes' \
+                 rules last changed {:.1} s later ({} bytes per node); ratios in flood order: {}\n",
                 row.name,
+                f.load.0,
+                f.load.1,
                 f.setup.as_secs_f64(),
                 options.policies,
                 f.install.as_secs_f64(),
@@ -516,8 +524,25 @@ pub fn report(rows: &[Row], options: Options) -> String {
             ));
         }
     }
-    out.push_str(&format!("engines: {}", summary.join("; ")));
+    out.push_str(&format!("\nengines: {}", summary.join("; ")));
     out
+}
+
+/// When and on what the figures were taken: the first line of the output.
+pub fn header() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!(
+        "measured {} by netpol {} ({}), kernel {}, {cores} cores, {} build",
+        crate::report::json::rfc3339(std::time::SystemTime::now()),
+        env!("CARGO_PKG_VERSION"),
+        option_env!("NETPOL_GIT").unwrap_or("git unknown"),
+        crate::backend::netns::kernel().unwrap_or_else(|| "unknown".into()),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )
 }
 
 /// Whether any measured subject failed (the command's exit code).
@@ -554,6 +579,7 @@ mod tests {
             rule_bytes: vec![10, 20],
             differing: vec!["x/b → y/a: expected denied, observed connected".into()],
             pairs: vec![(1000.0, 990.0), (1100.0, 1100.0)],
+            load: (1.0, 2.0),
         };
         let rows = [
             Row {

@@ -108,6 +108,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, UsageError> {
         .map_err(|e| UsageError::Message(format!("cannot start the async runtime: {e}")))
 }
 
+/// Runs `future` until it ends or SIGINT/SIGTERM arrives; on a signal the
+/// future is dropped, and with it every world it built (a netns backend
+/// removes its namespaces and processes when dropped).
+fn until_signal<F: std::future::Future>(
+    runtime: &tokio::runtime::Runtime,
+    future: F,
+) -> Result<F::Output, Interrupted> {
+    runtime.block_on(async {
+        tokio::select! {
+            out = future => Ok(out),
+            signal = super::run::interrupted() => Err(Interrupted(signal)),
+        }
+    })
+}
+
+/// A signal stopped the benchmark: its name.
+struct Interrupted(&'static str);
+
 fn netns(cni: Cni) -> Result<NetnsBackend, UsageError> {
     let exe = std::env::current_exe()
         .map_err(|e| UsageError::Message(format!("cannot find the netpol binary: {e}")))?;
@@ -115,7 +133,38 @@ fn netns(cni: Cni) -> Result<NetnsBackend, UsageError> {
 }
 
 pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
+    match measure(command) {
+        Ok(code) => Ok(code),
+        Err(Stop::Usage(e)) => Err(e),
+        Err(Stop::Interrupted(signal)) => {
+            eprintln!("netpol bench: {signal}; what it built was removed");
+            Ok(exit::INTERRUPTED)
+        }
+    }
+}
+
+/// Why a benchmark ended without its figures.
+enum Stop {
+    Usage(UsageError),
+    /// SIGINT or SIGTERM, named.
+    Interrupted(&'static str),
+}
+
+impl From<UsageError> for Stop {
+    fn from(e: UsageError) -> Stop {
+        Stop::Usage(e)
+    }
+}
+
+impl From<Interrupted> for Stop {
+    fn from(Interrupted(signal): Interrupted) -> Stop {
+        Stop::Interrupted(signal)
+    }
+}
+
+fn measure(command: BenchCommand) -> Result<u8, Stop> {
     let model = Model::default();
+    let runtime = runtime()?;
     let report = match command {
         BenchCommand::Oracle {
             pods,
@@ -123,7 +172,7 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
             seed,
         } => {
             if pods == 0 {
-                return Err(UsageError::Message("--pods must be at least 1".into()));
+                return Err(UsageError::Message("--pods must be at least 1".into()).into());
             }
             bench::oracle::report(&bench::oracle::measure(pods, policies, seed))
         }
@@ -134,7 +183,7 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
                 probes
             };
             let mut backend = netns(Cni::Reference)?;
-            let figures = runtime()?.block_on(async {
+            let figures = until_signal(&runtime, async {
                 use crate::backend::Backend;
                 backend
                     .setup(&model)
@@ -146,36 +195,38 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
                     .await
                     .map_err(|e| crate::error::chain(&e))?;
                 figures
-            });
+            })?;
             bench::matrix::report(&figures.map_err(UsageError::Message)?, workers)
         }
         BenchCommand::Suite { cases } => {
-            let cases = crate::case::load_paths(&cases, &model)?;
+            let cases = crate::case::load_paths(&cases, &model).map_err(UsageError::from)?;
             let mut backend = netns(Cni::Reference)?;
-            let figures = runtime()?.block_on(bench::suite::measure(&mut backend, &cases));
+            let figures = until_signal(&runtime, bench::suite::measure(&mut backend, &cases))?;
             bench::suite::report(&figures.map_err(UsageError::Message)?)
         }
         BenchCommand::Enforcer => {
-            let runtime = runtime()?;
-            let sizes = runtime.block_on(bench::enforcer::measure_sizes(
-                &mut netns(Cni::None)?,
-                &model,
-            ));
-            let rate = runtime.block_on(bench::enforcer::measure_rate(
-                &mut netns(Cni::Reference)?,
-                &model,
-            ));
+            let sizes = until_signal(
+                &runtime,
+                bench::enforcer::measure_sizes(&mut netns(Cni::None)?, &model),
+            )?;
+            let rate = until_signal(
+                &runtime,
+                bench::enforcer::measure_rate(
+                    &mut netns(Cni::Reference)?,
+                    &mut netns(Cni::Reference)?,
+                    &model,
+                ),
+            )?;
             bench::enforcer::report(
                 &sizes.map_err(UsageError::Message)?,
                 &rate.map_err(UsageError::Message)?,
             )
         }
         BenchCommand::EnforceLatency { changes } => {
-            let latencies = runtime()?.block_on(bench::latency::measure(
-                &mut netns(Cni::Reference)?,
-                &model,
-                changes,
-            ));
+            let latencies = until_signal(
+                &runtime,
+                bench::latency::measure(&mut netns(Cni::Reference)?, &model, changes),
+            )?;
             bench::latency::report(&latencies.map_err(UsageError::Message)?)
         }
         BenchCommand::Engines {
@@ -185,7 +236,7 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
             policies,
         } => {
             if pairs == 0 {
-                return Err(UsageError::Message("--pairs must be at least 1".into()));
+                return Err(UsageError::Message("--pairs must be at least 1".into()).into());
             }
             let engines = if engines.is_empty() {
                 BenchEngine::ALL.to_vec()
@@ -195,7 +246,6 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
             let subjects: Vec<_> = engines.into_iter().map(BenchEngine::subject).collect();
             let exe = std::env::current_exe()
                 .map_err(|e| UsageError::Message(format!("cannot find the netpol binary: {e}")))?;
-            let runtime = runtime()?;
             let binaries = runtime
                 .block_on(crate::controlplane::Binaries::find())
                 .map_err(UsageError::Message)?;
@@ -204,10 +254,15 @@ pub fn bench(command: BenchCommand) -> Result<u8, UsageError> {
                 pairs,
                 policies,
             };
-            let rows = runtime.block_on(bench::engines::measure(
-                &subjects, exe, binaries, &model, options,
-            ));
-            println!("{}", bench::engines::report(&rows, options));
+            let rows = until_signal(
+                &runtime,
+                bench::engines::measure(&subjects, exe, binaries, &model, options),
+            )?;
+            println!(
+                "{}\n\n{}",
+                bench::engines::header(),
+                bench::engines::report(&rows, options)
+            );
             return Ok(if bench::engines::any_failed(&rows) {
                 exit::BACKEND_FAILED
             } else {

@@ -406,7 +406,7 @@ fn writable(path: &Path) -> Result<(), RunError> {
 /// signal between the run folder's creation and that first poll would
 /// otherwise take the default action and leave the world behind (the fault
 /// test `sigint_or_sigterm_at_any_phase_…` caught it).
-fn interrupted() -> impl std::future::Future<Output = &'static str> {
+pub(super) fn interrupted() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{SignalKind, signal};
     let handlers = (
         signal(SignalKind::interrupt()),

@@ -11,7 +11,7 @@ pub mod engines;
 pub mod plan;
 mod preflight;
 
-pub use preflight::is_root;
+pub use preflight::{is_root, kernel};
 pub use world::snapshot;
 mod probing;
 mod process;
