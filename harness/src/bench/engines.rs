@@ -93,8 +93,8 @@ pub struct Figures {
     pub rule_bytes: Vec<usize>,
     /// tcp/80 cells of the policy world that differ from the oracle.
     pub differing: Vec<String>,
-    /// Connections per second `(without, with)`, in flood order.
-    pub pairs: Vec<(f64, f64)>,
+    /// The flood pairs, in flood order.
+    pub pairs: super::enforcer::Pairs,
     /// The machine's 1-minute load average when the engine's measurement
     /// began and ended (other work on the machine skews the absolute figures).
     pub load: (f64, f64),
@@ -449,8 +449,8 @@ pub fn report(rows: &[Row], options: Options) -> String {
             Outcome::Measured(f) => {
                 let seen = f.latency.seen();
                 let answers = f.latency.answers();
-                let ratios = ratios(&f.pairs);
-                let (without, with): (Vec<f64>, Vec<f64>) = f.pairs.iter().copied().unzip();
+                let ratios = ratios(&f.pairs.rates);
+                let (without, with): (Vec<f64>, Vec<f64>) = f.pairs.rates.iter().copied().unzip();
                 let (rate, allows) = match quartiles(&ratios) {
                     Some((q1, m, q3)) => {
                         summary.push(format!(
@@ -504,10 +504,13 @@ pub fn report(rows: &[Row], options: Options) -> String {
     out.push('\n');
     for row in rows {
         if let Outcome::Measured(f) = &row.outcome {
-            let ratios: Vec<String> = ratios(&f.pairs).iter().map(|r| format!("{r:.2}")).collect();
+            let ratios: Vec<String> = ratios(&f.pairs.rates)
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect();
             out.push_str(&format!(
                 "- {}: load average {:.1} → {:.1}; first world ready in {:.1} s; {} policies written in {:.1} s, the nodes' \
-                 rules last changed {:.1} s later ({} bytes per node); ratios in flood order: {}\n",
+                 rules last changed {:.1} s later ({} bytes per node); {} of {} connects failed; ratios in flood order: {}\n",
                 row.name,
                 f.load.0,
                 f.load.1,
@@ -520,6 +523,8 @@ pub fn report(rows: &[Row], options: Options) -> String {
                     .map(usize::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
+                f.pairs.failures,
+                f.pairs.connections + f.pairs.failures,
                 ratios.join(" ")
             ));
         }
@@ -578,7 +583,11 @@ mod tests {
             programmed: Duration::from_secs(1),
             rule_bytes: vec![10, 20],
             differing: vec!["x/b → y/a: expected denied, observed connected".into()],
-            pairs: vec![(1000.0, 990.0), (1100.0, 1100.0)],
+            pairs: super::super::enforcer::Pairs {
+                rates: vec![(1000.0, 990.0), (1100.0, 1100.0)],
+                connections: 4_000,
+                failures: 1,
+            },
             load: (1.0, 2.0),
         };
         let rows = [

@@ -273,3 +273,44 @@ fn measure(command: BenchCommand) -> Result<u8, Stop> {
     println!("{report}");
     Ok(exit::PASSED)
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BENCHMARKS: &str = include_str!("../../../docs/benchmarks.md");
+
+    /// What `scripts/regenerate-benchmarks` put between the markers.
+    fn engines_block() -> &'static str {
+        let begin = "<!-- bench engines: begin -->";
+        let end = "<!-- bench engines: end -->";
+        let from = BENCHMARKS.find(begin).expect("the begin marker") + begin.len();
+        let to = BENCHMARKS.find(end).expect("the end marker");
+        &BENCHMARKS[from..to]
+    }
+
+    #[test]
+    fn the_published_engines_table_is_the_one_this_code_prints_with_every_engine() {
+        let block = engines_block();
+        assert!(
+            block.contains(bench::engines::TABLE_HEADER),
+            "docs/benchmarks.md's engines table has another head than the code prints: \
+             run scripts/regenerate-benchmarks"
+        );
+        for engine in BenchEngine::ALL {
+            let name = engine.subject().name();
+            assert!(
+                block.contains(&format!("\n| {name} | ")),
+                "no row for {name}: run scripts/regenerate-benchmarks"
+            );
+        }
+        let first = block.trim_start().lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("measured ") && first.ends_with("release build"),
+            "the block's first line says when and with what it was measured: {first}"
+        );
+        assert!(
+            block.lines().any(|l| l.starts_with("engines: ")),
+            "no summary line"
+        );
+    }
+}
