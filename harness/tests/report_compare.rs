@@ -166,15 +166,18 @@ fn the_committed_results_show_reference_passing_every_case_it_can_carry_and_none
     let cases = rows(&markdown(), "Cases");
     assert_eq!(cases.len(), none.cases.len());
     for row in cases {
-        // The reference first, none last, the third-party engines between.
-        let [_, name, reference, _kube_router, _felix, none] = &row[..] else {
-            panic!("a row of six cells: {row:?}");
+        // The reference (local, then controller) first, none last, the
+        // third-party engines between.
+        let [_, name, reference, controller, _kube_router, _felix, none] = &row[..] else {
+            panic!("a row of seven cells: {row:?}");
         };
         let name = name.trim_matches('`');
-        assert!(
-            reference == "passed" || reference == "skipped",
-            "{name}: reference {reference}"
-        );
+        for (mode, verdict) in [("local", reference), ("controller", controller)] {
+            assert!(
+                verdict == "passed" || verdict == "skipped",
+                "{name}: reference ({mode}) {verdict}"
+            );
+        }
         if expects_block(name) {
             assert_eq!(none, "failed", "{name}");
         }
@@ -204,8 +207,17 @@ fn the_support_matrix_of_the_committed_results_reads_unsupported_for_none_on_eve
     );
     let none_results = results(NONE);
     for row in &matrix {
-        let [feature, _, reference, _kube_router, _felix, none] = &row[..] else {
-            panic!("a row of six cells: {row:?}");
+        let [
+            feature,
+            _,
+            reference,
+            controller,
+            _kube_router,
+            _felix,
+            none,
+        ] = &row[..]
+        else {
+            panic!("a row of seven cells: {row:?}");
         };
         // A feature whose cases all isolate is unsupported without
         // enforcement; one with a case that blocks nothing (`::/0` and
@@ -226,8 +238,10 @@ fn the_support_matrix_of_the_committed_results_reads_unsupported_for_none_on_eve
         } else {
             assert_eq!(none, &format!("partial ({isolating} failing)"), "{feature}");
         }
-        let sctp_only_skips = reference.starts_with("supported") || feature == "SCTP";
-        assert!(sctp_only_skips, "{feature}: reference {reference}");
+        for verdict in [reference, controller] {
+            let sctp_only_skips = verdict.starts_with("supported") || feature == "SCTP";
+            assert!(sctp_only_skips, "{feature}: reference {verdict}");
+        }
     }
     let sctp = matrix.iter().find(|r| r[0] == "SCTP").expect("an SCTP row");
     assert_eq!(sctp[2], "untested (skipped: sctp unsupported by backend)");
