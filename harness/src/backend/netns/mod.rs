@@ -97,6 +97,17 @@ fn api_error(e: crate::backend::kube::DriverError) -> BackendError {
     crate::backend::kube::backend_error("netns", e)
 }
 
+/// `ip netns exec <netns> <argv…>`, as program and arguments.
+fn netns_exec(
+    tools: &Tools,
+    netns: &str,
+    argv: impl Iterator<Item = String>,
+) -> (String, Vec<String>) {
+    let mut full = vec!["netns".to_owned(), "exec".to_owned(), netns.to_owned()];
+    full.extend(argv);
+    (tools.ip.display().to_string(), full)
+}
+
 fn not_set_up() -> BackendError {
     error("used before setup")
 }
@@ -166,14 +177,11 @@ impl NetnsBackend {
             .ok_or_else(|| error(format!("no pod {pod}")))?
             .netns;
         let probe_bin = self.dir.bin(crate::multicall::PROBE).display().to_string();
-        let mut full = vec![
-            "netns".to_owned(),
-            "exec".to_owned(),
-            netns.clone(),
-            probe_bin,
-        ];
-        full.extend(args.iter().cloned());
-        Ok((ready.tools.ip.display().to_string(), full))
+        Ok(netns_exec(
+            &ready.tools,
+            netns,
+            std::iter::once(probe_bin).chain(args.iter().cloned()),
+        ))
     }
 
     /// `ip netns exec <node> <argv…>` for a node, as program and arguments,
@@ -190,9 +198,7 @@ impl NetnsBackend {
             .get(node)
             .ok_or_else(|| error(format!("no node {node}")))?
             .netns;
-        let mut full = vec!["netns".to_owned(), "exec".to_owned(), netns.clone()];
-        full.extend(argv.iter().cloned());
-        Ok((ready.tools.ip.display().to_string(), full))
+        Ok(netns_exec(&ready.tools, netns, argv.iter().cloned()))
     }
 
     /// Probes the matrix the way exec-per-cell suites do: one agent process
