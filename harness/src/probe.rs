@@ -229,6 +229,73 @@ impl Paths {
     }
 }
 
+/// The first and last UDP source port of probing rounds: Linux's default
+/// ephemeral range. No pod serves a port there (the model serves
+/// [`crate::model::SERVED_PORTS`]), and TCP probes take the kernel's ephemeral TCP ports, a
+/// port space of their own.
+pub const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+/// Gives each probing round the UDP source port its agents send from, a new
+/// one each round, in turn through [`SOURCE_PORTS`].
+///
+/// Why: conntrack takes a datagram whose 5-tuple matches a flow it still holds
+/// for that flow's packet (`established`), and engines that accept
+/// established traffic (kube-router, Calico) then let it through a policy that
+/// now denies it. With kernel-picked ports a round every second reused the
+/// tuple of a recent allowed round now and then, and one blocked cell read
+/// `connected` (seen on kube-router in CI). Here a tuple comes back only after
+/// `SOURCE_PORTS.len()` rounds (28,232; ≥ 280 s at ≤ 100 rounds a second),
+/// longer than conntrack keeps any UDP flow (120 s,
+/// `nf_conntrack_udp_timeout_stream`). One port serves a whole round: each
+/// probe of it goes to its own destination, so each is its own 5-tuple.
+#[derive(Debug)]
+pub struct SourcePorts {
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl SourcePorts {
+    /// Starts at a random place in the range, so two worlds (or two runs
+    /// against one cluster) do not walk the same ports in step.
+    pub fn new() -> SourcePorts {
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        SourcePorts::starting_at(random)
+    }
+
+    fn starting_at(offset: u64) -> SourcePorts {
+        let span = u64::from(Self::span());
+        SourcePorts {
+            next: std::sync::atomic::AtomicU32::new(u32::try_from(offset % span).unwrap_or(0)),
+        }
+    }
+
+    fn span() -> u32 {
+        u32::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1
+    }
+
+    /// The port of the next round.
+    pub fn next_port(&self) -> u16 {
+        use std::sync::atomic::Ordering;
+        let span = Self::span();
+        let step = self
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some((n + 1) % span)
+            })
+            .unwrap_or_else(|n| n);
+        // `step` < `span`, so the sum is a port of the range.
+        SOURCE_PORTS.start() + u16::try_from(step).expect("a step within the range")
+    }
+}
+
+impl Default for SourcePorts {
+    fn default() -> SourcePorts {
+        SourcePorts::new()
+    }
+}
+
 /// The agent's result for one target, as the harness reads it: one
 /// conversion from the agent's own type, shared by every backend.
 impl From<netpol_probe::Observation> for Observed {
@@ -300,6 +367,29 @@ pub fn agent_input(targets: &[netpol_probe::Target]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn source_ports_come_back_only_after_the_whole_range_and_stay_in_it() {
+        let ports = super::SourcePorts::starting_at(5);
+        let span = usize::from(super::SOURCE_PORTS.end() - super::SOURCE_PORTS.start()) + 1;
+        let walked: Vec<u16> = (0..span + 1).map(|_| ports.next_port()).collect();
+        assert_eq!(walked[0], super::SOURCE_PORTS.start() + 5);
+        assert!(walked.iter().all(|p| super::SOURCE_PORTS.contains(p)));
+        let distinct: std::collections::BTreeSet<u16> = walked[..span].iter().copied().collect();
+        assert_eq!(distinct.len(), span, "a port came back within the range");
+        assert_eq!(walked[span], walked[0]);
+        // The last port of the range is followed by the first.
+        let end = super::SourcePorts::starting_at(u64::try_from(span - 1).unwrap());
+        assert_eq!(end.next_port(), *super::SOURCE_PORTS.end());
+        assert_eq!(end.next_port(), *super::SOURCE_PORTS.start());
+    }
+
+    #[test]
+    fn no_served_port_is_a_source_port() {
+        for port in crate::model::SERVED_PORTS {
+            assert!(!super::SOURCE_PORTS.contains(&port), "{port}");
+        }
+    }
+
     use super::*;
     use crate::model::Protocol;
 

@@ -235,6 +235,7 @@ async fn a_failed_exec_makes_its_source_row_errors_never_blocked_cells() {
         "command=%2Fnetpol-probe",
         "command=probe",
         "command=--timeout-ms",
+        "command=--source-port",
         "command=--target",
         "container=probe",
         "stdout=true",

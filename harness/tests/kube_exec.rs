@@ -262,12 +262,19 @@ fn every_target_goes_once_in_batches_that_each_fit_one_exec() {
     ];
     let targets = exec::targets(&pods, &endpoints, &probes, ProbeVia::Both);
     assert_eq!(targets.len(), 9 * 4 * 2);
-    let batches = exec::argument_batches(&targets, 2000, 1024);
+    let round = exec::Round {
+        timeout_ms: 2000,
+        source_port: 40_001,
+    };
+    let batches = exec::argument_batches(&targets, round, 1024);
     assert!(batches.len() > 1, "{} batches", batches.len());
     let mut again = Vec::new();
     for batch in &batches {
-        assert_eq!(batch[..3], ["probe", "--timeout-ms", "2000"]);
-        let args: Vec<&String> = batch[3..].iter().skip(1).step_by(2).collect();
+        assert_eq!(
+            batch[..5],
+            ["probe", "--timeout-ms", "2000", "--source-port", "40001"]
+        );
+        let args: Vec<&String> = batch[5..].iter().skip(1).step_by(2).collect();
         let bytes: usize = args.iter().map(|a| a.len() + "--target".len()).sum();
         assert!(bytes <= 1024 + 64, "{bytes} bytes in one exec");
         for arg in args {

@@ -427,6 +427,103 @@ fn bench_engines_measures_the_reference_and_kube_router_side_by_side() {
     assert!(last.contains("; kube-router p50 "), "{last}");
 }
 
+/// Why every probing round sends UDP from a port of its own
+/// (`probe::SourcePorts`): kube-router accepts what conntrack calls
+/// `established` before any policy rule, so a datagram on the 5-tuple of a
+/// flow it allowed still passes after a deny, while a datagram on a new
+/// 5-tuple is blocked. A probe that reused a recent allowed round's tuple by
+/// chance read `connected` in a blocked cell (CI, stop 16). The reference
+/// enforcer cuts such a flow (tests/netns.rs
+/// `a_udp_flow_allowed_before_a_deny_is_cut_by_it`).
+fn kube_router_lets_a_datagram_of_a_flow_it_allowed_through_a_later_deny() {
+    use netpol_harness::backend::Backend;
+    use netpol_harness::backend::netns::engines::Engine;
+    use netpol_harness::backend::netns::{Cni, NetnsBackend};
+    use netpol_probe::Outcome;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let model = netpol_harness::model::Model::default();
+    let binaries = runtime
+        .block_on(netpol_harness::controlplane::Binaries::find())
+        .expect("engines built (gated)");
+    let mut backend = NetnsBackend::new(Cni::Engine(Engine::KubeRouter), netpol_exe())
+        .with_control_plane(binaries);
+    runtime.block_on(async {
+        backend.setup(&model).await.expect("setup");
+        let y_a = backend.topology().expect("set up").pods[3].clone();
+        assert_eq!(y_a.id.to_string(), "y/a");
+        // The agent in x/a, as program and the arguments before its own.
+        let (program, exec) = backend.agent_command(0, &[]).expect("a pod");
+        let probe = |source_port: u16| {
+            let mut args = exec.clone();
+            args.extend([
+                "probe".to_owned(),
+                "--timeout-ms".to_owned(),
+                "300".to_owned(),
+                "--source-port".to_owned(),
+                source_port.to_string(),
+                "--target".to_owned(),
+                format!("{}={}:udp/80", y_a.id, y_a.ip),
+            ]);
+            let program = program.clone();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let out =
+                    netpol_harness::command::run(&program, &args, None, Duration::from_secs(5))
+                        .await
+                        .expect("probe runs");
+                serde_json::from_str::<netpol_probe::Observation>(out.stdout.trim())
+                    .expect("one line")
+                    .result
+            }
+        };
+        // Below SOURCE_PORTS, so no probing round of the backend shares them.
+        const OLD_FLOW: u16 = 20_001;
+        assert_eq!(probe(OLD_FLOW).await, Outcome::Connected);
+        let deny = serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "deny", "namespace": "y"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
+        });
+        let deny = netpol_harness::model::Change::Apply(Box::new(
+            serde_json::from_value(deny).expect("a policy"),
+        ));
+        backend.change(&[deny]).await.expect("apply");
+        // A new 5-tuple each try, until kube-router has programmed the deny;
+        // every try also sends on the old flow, so conntrack keeps it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut fresh = OLD_FLOW + 1;
+        loop {
+            let old = probe(OLD_FLOW).await;
+            let new = probe(fresh).await;
+            if new != Outcome::Connected {
+                assert_eq!(
+                    old,
+                    Outcome::Connected,
+                    "kube-router cut the flow it had allowed: probing may reuse 5-tuples"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kube-router did not block a new flow within 20 s"
+            );
+            fresh += 1;
+        }
+        assert_eq!(
+            probe(OLD_FLOW).await,
+            Outcome::Connected,
+            "the old flow, once the deny is programmed"
+        );
+        assert_ne!(probe(fresh + 1).await, Outcome::Connected, "a new flow");
+        backend.teardown().await.expect("teardown");
+    });
+}
+
 fn main() -> std::process::ExitCode {
     env::run(vec![
         gated!(
@@ -445,6 +542,10 @@ fn main() -> std::process::ExitCode {
         kube_router_trial(
             "a_killed_kube_router_run_leaves_no_engine_after_netpol_cleanup",
             a_killed_kube_router_run_leaves_no_engine_after_netpol_cleanup,
+        ),
+        kube_router_trial(
+            "kube_router_lets_a_datagram_of_a_flow_it_allowed_through_a_later_deny",
+            kube_router_lets_a_datagram_of_a_flow_it_allowed_through_a_later_deny,
         ),
     ])
 }

@@ -75,8 +75,12 @@ pub(crate) struct ProbeArgs {
     /// targets is read from stdin.
     #[arg(long = "target", value_name = "TO=HOST:PROTO/PORT")]
     pub(crate) targets: Vec<Target>,
-    /// Send UDP probes from this local port (0: any), to replay a flow's
-    /// 5-tuple and see how an enforcer treats a flow it has seen before.
+    /// Send every UDP probe of the batch from this local port (0: one the
+    /// kernel picks per probe). Each probe is its own 5-tuple, since each goes
+    /// to its own destination. The harness gives each round a new port, so
+    /// that a probe is never taken by conntrack for a flow an earlier round
+    /// opened; a port used again replays a flow's 5-tuple, to see how an
+    /// enforcer treats a flow it has seen before.
     #[arg(long, default_value_t = 0)]
     pub(crate) source_port: u16,
 }

@@ -91,7 +91,9 @@ where
 }
 
 /// Probes one target; never takes (much) longer than `timeout`. UDP probes
-/// leave from `source_port` when it is not 0 (to replay a flow's 5-tuple).
+/// leave from `source_port` when it is not 0: the harness gives every round a
+/// port of its own, so that no probe's 5-tuple is one conntrack still holds
+/// from an earlier, allowed round (see `--source-port`).
 pub(crate) async fn probe(target: Target, timeout: Duration, source_port: u16) -> Observation {
     let start = Instant::now();
     let deadline = start + timeout;
@@ -138,8 +140,7 @@ async fn udp(
 /// the kernel reports an ICMP port unreachable for it as `ECONNREFUSED` on the
 /// next send or receive.
 async fn udp_exchange(address: SocketAddr, source_port: u16, resend: Duration) -> io::Result<()> {
-    let socket =
-        UdpSocket::bind(SocketAddr::new(unspecified_like(address.ip()), source_port)).await?;
+    let socket = udp_socket(SocketAddr::new(unspecified_like(address.ip()), source_port))?;
     socket.connect(address).await?;
     let payload = payload(nonce());
     // One byte more than we send, so a longer answer cannot pass for ours.
@@ -161,6 +162,22 @@ async fn udp_exchange(address: SocketAddr, source_port: u16, resend: Duration) -
             }
         }
     }
+}
+
+/// A UDP socket bound to `local`. A given port is bound with `SO_REUSEADDR`, so
+/// every UDP probe of a batch can leave from it: each socket is then connected
+/// to its own destination, and the kernel hands each one the answers (and the
+/// ICMP errors) of its own 5-tuple only, since a connected socket's exact match
+/// wins the lookup.
+fn udp_socket(local: SocketAddr) -> io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(local);
+    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    if local.port() != 0 {
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&local.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 fn resend_period(timeout: Duration) -> Duration {

@@ -168,3 +168,57 @@ async fn a_batch_takes_one_timeout_and_prints_in_input_order() {
     assert_eq!(lines[20].result, Outcome::Connected);
     assert_eq!(lines[20].protocol, Protocol::Tcp);
 }
+
+#[tokio::test]
+async fn every_udp_probe_of_a_batch_leaves_from_the_given_source_port_and_gets_its_own_answer() {
+    // Two echo servers, each answering from its own port, and one closed port.
+    let servers: Vec<UdpSocket> = (0..2)
+        .map(|_| UdpSocket::bind((LOOPBACK, 0)).unwrap())
+        .collect();
+    let ports: Vec<u16> = servers
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect();
+    let echoes: Vec<_> = servers
+        .into_iter()
+        .map(|server| {
+            std::thread::spawn(move || {
+                let mut buffer = [0; 64];
+                let (length, peer) = server.recv_from(&mut buffer).unwrap();
+                server.send_to(&buffer[..length], peer).unwrap();
+                peer.port()
+            })
+        })
+        .collect();
+    let closed = {
+        let socket = UdpSocket::bind((LOOPBACK, 0)).unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let source_port = {
+        let socket = UdpSocket::bind((LOOPBACK, 0)).unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let targets = vec![
+        target(Protocol::Udp, ports[0]),
+        target(Protocol::Udp, closed),
+        target(Protocol::Udp, ports[1]),
+    ];
+
+    let mut output = Vec::new();
+    probe_all(targets, SHORT, source_port, &mut output)
+        .await
+        .unwrap();
+
+    let results: Vec<Outcome> = String::from_utf8(output)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Observation>(line).unwrap().result)
+        .collect();
+    assert_eq!(
+        results,
+        [Outcome::Connected, Outcome::Refused, Outcome::Connected]
+    );
+    for echo in echoes {
+        assert_eq!(echo.join().unwrap(), source_port);
+    }
+}

@@ -48,6 +48,8 @@ pub struct KubeWorld {
     /// Nodes the pods are bound to (`spec.nodeName`) when there is no
     /// scheduler (a control plane of its own); empty: the scheduler places them.
     pub bindings: std::collections::BTreeMap<crate::model::PodId, String>,
+    /// The UDP source port of each probing round (see `SourcePorts`).
+    source_ports: crate::probe::SourcePorts,
 }
 
 fn missing(what: &str) -> DriverError {
@@ -64,6 +66,7 @@ impl KubeWorld {
             endpoints: Endpoints::default(),
             nodes: Vec::new(),
             bindings: Default::default(),
+            source_ports: crate::probe::SourcePorts::new(),
         }
     }
 
@@ -260,7 +263,10 @@ impl KubeWorld {
         let targets = exec::targets(&pods, &self.endpoints, probes, self.options.via);
         let batches = exec::argument_batches(
             &targets,
-            Timeouts::CLUSTER.probe.as_millis(),
+            exec::Round {
+                timeout_ms: Timeouts::CLUSTER.probe.as_millis(),
+                source_port: self.source_ports.next_port(),
+            },
             exec::EXEC_ARGUMENT_BYTES,
         );
         let limit = Timeouts::CLUSTER.probe + Timeouts::EXEC_SLACK;

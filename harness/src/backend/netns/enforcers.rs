@@ -131,7 +131,10 @@ impl NetnsBackend {
                 &ready.topology,
                 &probe_bin,
                 &[probe],
-                timeouts.probe,
+                super::probing::Round {
+                    timeout: timeouts.probe,
+                    source_port: ready.source_ports.next_port(),
+                },
             )
             .await;
             let closed = matrix.get(&probe).map_or(usize::MAX, |table| {

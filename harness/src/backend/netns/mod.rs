@@ -83,6 +83,8 @@ struct Ready {
     enforcers_down: bool,
     /// The control plane and the world's API objects (`--control-plane`).
     api: Option<api::ApiWorld>,
+    /// The UDP source port of each probing round (see `SourcePorts`).
+    source_ports: crate::probe::SourcePorts,
 }
 
 fn error(message: impl Into<String>) -> BackendError {
@@ -216,7 +218,10 @@ impl NetnsBackend {
             &ready.topology,
             &probe_bin,
             probes,
-            timeout,
+            probing::Round {
+                timeout,
+                source_port: ready.source_ports.next_port(),
+            },
             workers,
         )
         .await)
@@ -446,6 +451,7 @@ impl Backend for NetnsBackend {
             generation: 0,
             enforcers_down: false,
             api: None,
+            source_ports: crate::probe::SourcePorts::new(),
         });
         self.build(&probe_bin).await?;
         if let Some(binaries) = self.control_plane.clone() {
@@ -519,8 +525,12 @@ impl Backend for NetnsBackend {
         let timeout = self.capabilities().timeouts.probe;
         let probe_bin = self.dir.bin(crate::multicall::PROBE);
         let ready = self.ready_mut()?;
+        let round = probing::Round {
+            timeout,
+            source_port: ready.source_ports.next_port(),
+        };
         let mut matrix =
-            probing::probe_matrix(&ready.tools, &ready.topology, &probe_bin, probes, timeout).await;
+            probing::probe_matrix(&ready.tools, &ready.topology, &probe_bin, probes, round).await;
         // Looked at after the round: an agent killed before or during it may
         // have refused connections while it died, and a dead server must
         // never read as a block. Its whole column becomes an error.

@@ -23,13 +23,33 @@ fn address(pod: &PodPlan, probe: Probe) -> IpAddr {
     }
 }
 
+/// What every agent of one round is told: how long a probe may take, and the
+/// UDP port every probe leaves from (one per round: `probe::SourcePorts`).
+#[derive(Clone, Copy, Debug)]
+pub struct Round {
+    pub timeout: Duration,
+    pub source_port: u16,
+}
+
+impl Round {
+    /// The agent's arguments after `probe`.
+    fn args(self) -> [String; 4] {
+        [
+            "--timeout-ms".to_owned(),
+            self.timeout.as_millis().to_string(),
+            "--source-port".to_owned(),
+            self.source_port.to_string(),
+        ]
+    }
+}
+
 /// Probes every pod to every pod.
 pub async fn probe_matrix(
     tools: &Tools,
     topology: &Topology,
     probe_bin: &Path,
     probes: &[Probe],
-    timeout: Duration,
+    round: Round,
 ) -> Matrix {
     let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
     let mut matrix: Matrix = probes
@@ -51,21 +71,21 @@ pub async fn probe_matrix(
         })
         .collect();
     let input = agent_input(&targets);
-    let timeout_ms = timeout.as_millis().to_string();
     let ip = tools.ip.to_string_lossy().into_owned();
     // One future per source, joined in this task (not spawned): when a
     // signal stops the run, dropping this future kills every agent process
     // of the round at once (see `command::run`).
     let rounds = topology.pods.iter().enumerate().map(|(from, pod)| {
-        let args = [
+        let args: Vec<String> = [
             "netns".to_owned(),
             "exec".to_owned(),
             pod.netns.clone(),
             probe_bin.display().to_string(),
             "probe".to_owned(),
-            "--timeout-ms".to_owned(),
-            timeout_ms.clone(),
-        ];
+        ]
+        .into_iter()
+        .chain(round.args())
+        .collect();
         let (ip, input) = (&ip, &input);
         async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -118,7 +138,7 @@ pub async fn probe_per_cell(
     topology: &Topology,
     probe_bin: &Path,
     probes: &[Probe],
-    timeout: Duration,
+    round: Round,
     workers: usize,
 ) -> Matrix {
     let pods: Vec<_> = topology.pods.iter().map(|p| p.id.clone()).collect();
@@ -131,7 +151,6 @@ pub async fn probe_per_cell(
             )
         })
         .collect();
-    let timeout_ms = timeout.as_millis().to_string();
     let limit = tokio::sync::Semaphore::new(workers.max(1));
     let ip = tools.ip.to_string_lossy().into_owned();
     let mut cells = Vec::new();
@@ -149,17 +168,19 @@ pub async fn probe_per_cell(
                     probe.protocol.name(),
                     probe.port
                 );
-                let args = [
+                // Every cell of a source shares the round's port: each is
+                // its own 5-tuple, and the agent binds it shared.
+                let args: Vec<String> = [
                     "netns".to_owned(),
                     "exec".to_owned(),
                     source.netns.clone(),
                     probe_bin.display().to_string(),
                     "probe".to_owned(),
-                    "--timeout-ms".to_owned(),
-                    timeout_ms.clone(),
-                    "--target".to_owned(),
-                    target,
-                ];
+                ]
+                .into_iter()
+                .chain(round.args())
+                .chain(["--target".to_owned(), target])
+                .collect();
                 let (ip, limit, probe) = (&ip, &limit, *probe);
                 cells.push(async move {
                     let _permit = limit.acquire().await;
