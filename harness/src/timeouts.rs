@@ -12,6 +12,15 @@ pub struct Timeouts {
     pub poll: Duration,
     /// How long one probe waits for a connection or an echo.
     pub probe: Duration,
+    /// A step that changes something but expects what the world showed
+    /// before (a policy that selects nobody yet, a label no policy reads)
+    /// has nothing visible to wait for: its first round matches whether or
+    /// not the change is in force. Where nobody acknowledges a change (an
+    /// engine watching the API programs it on its own time, and may program
+    /// it wrongly), such a step is judged only on matching rounds from this
+    /// long after the change on. Zero where the backend waits for the
+    /// enforcers' acknowledgement, or computes the answer.
+    pub settle: Duration,
 }
 
 impl Timeouts {
@@ -29,6 +38,7 @@ impl Timeouts {
         enforce: Duration::ZERO,
         poll: Duration::ZERO,
         probe: Duration::ZERO,
+        settle: Duration::ZERO,
     };
     /// Namespaces on one machine: a connection takes well under 5 ms even on a
     /// loaded 2-core machine, so 250 ms without an answer is a drop (and every
@@ -38,21 +48,36 @@ impl Timeouts {
         enforce: Duration::from_secs(10),
         poll: Duration::from_millis(50),
         probe: Duration::from_millis(250),
+        settle: Duration::ZERO,
+    };
+    /// The reference enforcer in controller mode (`--control-plane`): it
+    /// learns each change through an API watch and nobody acknowledges it.
+    /// Its times to enforce are 0.6–0.75 s (results/netns-reference-controller.json):
+    /// a step with nothing visible to wait for is judged from 2 s on.
+    pub const NETNS_CONTROLLER: Timeouts = Timeouts {
+        settle: Duration::from_secs(2),
+        ..Timeouts::NETNS
     };
     /// A third-party engine on the netns world: probes as on netns, but the
     /// engine learns each change through an API watch and reprograms on its
     /// own time (kube-router rebuilds its chains and ipsets with a full
     /// sync per change; Felix batches its updates), so a step may take more
     /// than the reference enforcer's milliseconds.
+    /// Their slowest steps take 1.3–1.5 s (kube-router, Felix), so a step
+    /// with nothing visible to wait for is judged from 3 s on.
     pub const NETNS_ENGINE: Timeouts = Timeouts {
         enforce: Duration::from_secs(20),
+        settle: Duration::from_secs(3),
         ..Timeouts::NETNS
     };
     /// Real clusters: controllers, API watches and datapaths take longer.
+    /// A step with nothing visible to wait for is judged from
+    /// `NO_POLICY_AFTER` on: twice the slowest CNI's time to program a policy.
     pub const CLUSTER: Timeouts = Timeouts {
         enforce: Duration::from_secs(60),
         poll: Duration::from_millis(500),
         probe: Duration::from_secs(2),
+        settle: Timeouts::NO_POLICY_AFTER,
     };
 
     /// How long a step waits at least before stopping early, failed, when

@@ -1,6 +1,7 @@
 //! One step: its changes, then probing rounds until every path's matrix is
-//! the expectation, the deadline passes, or the rounds keep seeing the
-//! no-policy matrix.
+//! the expectation (from the settle time on, for a step with nothing visible
+//! to wait for: `Timeouts::settle`), the deadline passes, or the rounds keep
+//! seeing the no-policy matrix.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,14 @@ pub(super) async fn run_step<B: Backend>(
         .iter()
         .partition(|p| capabilities.protocols.contains(&p.protocol));
     let deadline = capabilities.timeouts.enforce;
+    // Nothing visible to wait for: only rounds after the settle time count.
+    let settle = if !changes.is_empty() && expects_what_the_world_showed(case, index, &expected) {
+        capabilities.timeouts.settle.min(deadline)
+    } else {
+        std::time::Duration::ZERO
+    };
+    // The elapsed time of the first round of the current run of matching rounds.
+    let mut matching_since = None;
     let mut attempts = 0;
     // Rounds in a row whose every judged cell connected, as with no policy.
     let mut unchanged = 0;
@@ -114,10 +123,15 @@ pub(super) async fn run_step<B: Backend>(
             0
         };
         let elapsed = changed.elapsed();
+        matching_since = if matched {
+            matching_since.or(Some(elapsed))
+        } else {
+            None
+        };
         let unenforced = !matched
             && unchanged >= NO_POLICY_ROUNDS
             && elapsed >= Timeouts::NO_POLICY_AFTER.min(deadline / 2);
-        if matched || unenforced || elapsed >= deadline {
+        if (matched && elapsed >= settle) || unenforced || elapsed >= deadline {
             let (verdict, failure, reason) = if !matched {
                 let differing: Vec<_> = every()
                     .flat_map(|c| c.values().flat_map(Comparison::mismatches))
@@ -168,7 +182,7 @@ pub(super) async fn run_step<B: Backend>(
                 reason,
                 failure,
                 attempts,
-                time_to_enforce: matched.then_some(elapsed),
+                time_to_enforce: matching_since,
                 comparisons,
                 service,
                 // The final round's only: earlier rounds may have raced the change.
@@ -177,6 +191,30 @@ pub(super) async fn run_step<B: Backend>(
         }
         tokio::time::sleep(capabilities.timeouts.poll).await;
     }
+}
+
+/// Whether step `index` expects, on every probe, what the world showed before
+/// its changes: the previous step's expectation, or before the first step
+/// the world without policy (every cell allowed; the reset checks it). The
+/// diagonal is not judged, so it is not compared.
+fn expects_what_the_world_showed(
+    case: &Case,
+    index: usize,
+    expected: &[(Probe, &TruthTable)],
+) -> bool {
+    let before = match index.checked_sub(1).map(|i| &case.steps[i].expect) {
+        None => None,
+        Some(Expectation::Tables(tables)) => Some(tables),
+        // Not known here: the step is judged as any other.
+        Some(Expectation::Oracle) => return false,
+    };
+    expected.iter().all(|(probe, table)| match before {
+        None => {
+            let open = TruthTable::filled(table.pods().to_vec(), crate::truth::Reach::Allowed);
+            table.agrees_with(&open)
+        }
+        Some(tables) => tables.get(probe).is_some_and(|t| t.agrees_with(table)),
+    })
 }
 
 /// A step stops early, failed, once this many probing rounds in a row saw

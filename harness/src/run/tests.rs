@@ -365,3 +365,100 @@ async fn a_case_naming_an_address_of_a_family_the_run_does_not_probe_is_not_run(
         Verdict::Passed
     );
 }
+
+/// A policy that selects no pod: the world it expects is the one without policy.
+const SELECTS_NOBODY: &str = "name: t
+probes: [tcp/80]
+policies:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: deny-nobody, namespace: x}
+    spec: {podSelector: {matchLabels: {pod: nobody}}, policyTypes: [Ingress]}
+expect:
+  all: {default: allow}
+";
+
+/// An engine that watches the API, nobody acknowledging its changes: the
+/// oracle's world until `wrong_from` after the change, then (if set) a
+/// wrongly programmed block of x/a → y/a.
+struct LateEngine {
+    inner: OracleBackend,
+    changed: Option<tokio::time::Instant>,
+    wrong_from: Option<Duration>,
+}
+
+impl Backend for LateEngine {
+    fn name(&self) -> &'static str {
+        "late-engine"
+    }
+    fn cni(&self) -> CniInfo {
+        self.inner.cni()
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            timeouts: Timeouts::NETNS_ENGINE,
+            ..self.inner.capabilities()
+        }
+    }
+    fn cluster(&self) -> ClusterInfo {
+        self.inner.cluster()
+    }
+    async fn setup(&mut self, model: &Model) -> BackendResult<Addresses> {
+        self.inner.setup(model).await
+    }
+    async fn reset(&mut self) -> BackendResult<()> {
+        self.inner.reset().await
+    }
+    async fn change(&mut self, changes: &[Change]) -> BackendResult<()> {
+        self.changed = Some(tokio::time::Instant::now());
+        self.inner.change(changes).await
+    }
+    async fn probe(&mut self, probes: &[Probe]) -> BackendResult<Matrix> {
+        let mut matrix = self.inner.probe(probes).await?;
+        let late = match (self.changed, self.wrong_from) {
+            (Some(changed), Some(after)) => changed.elapsed() >= after,
+            _ => false,
+        };
+        if late {
+            for table in matrix.values_mut() {
+                table.set(0, 3, Observed::Refused);
+            }
+        }
+        Ok(matrix)
+    }
+    async fn teardown(&mut self) -> BackendResult<()> {
+        self.inner.teardown().await
+    }
+}
+
+fn late_engine(wrong_from: Option<Duration>) -> LateEngine {
+    LateEngine {
+        inner: OracleBackend::new(),
+        changed: None,
+        wrong_from,
+    }
+}
+
+// Paused: the settle time passes in virtual time.
+#[tokio::test(start_paused = true)]
+async fn a_step_with_nothing_visible_to_wait_for_is_judged_only_after_the_settle_time() {
+    let case = parse_case(SELECTS_NOBODY, Path::new("t.yaml"), &Model::default()).expect("valid");
+    // Programmed wrongly 1 s after the change: the first rounds match, as
+    // the world without policy does, but the step does not stop at them.
+    let result = run_on(&mut late_engine(Some(Duration::from_secs(1))), &case, None).await;
+    assert_eq!(result.verdict, Verdict::Failed, "{:?}", result.reason);
+    let reason = result.reason.expect("a reason");
+    assert!(reason.starts_with("step 0: 1 cells differ"), "{reason}");
+    // Programmed right (or not at all): it passes once the settle time has
+    // passed, after rounds every 50 ms, with the time of its first match.
+    let result = run_on(&mut late_engine(None), &case, None).await;
+    assert_eq!(result.verdict, Verdict::Passed, "{:?}", result.reason);
+    let step = &result.steps[0];
+    assert!(step.attempts > 1, "{} attempts", step.attempts);
+    assert_eq!(step.time_to_enforce, Some(Duration::ZERO));
+    // A step whose expectation shows the change is judged on its first match.
+    let mut backend = late_engine(None);
+    let result = run_on(&mut backend, &case_with_block("192.0.2.0/24"), None).await;
+    assert_eq!(result.verdict, Verdict::Passed, "{:?}", result.reason);
+    assert_eq!(result.steps[0].attempts, 1);
+}

@@ -368,6 +368,7 @@ impl Backend for NetnsBackend {
         }
         // With nothing enforcing, the first observation is final: waiting cannot change it.
         let timeouts = match self.cni {
+            Cni::Reference if self.controllers() => Timeouts::NETNS_CONTROLLER,
             Cni::Reference => Timeouts::NETNS,
             Cni::Engine(_) => Timeouts::NETNS_ENGINE,
             Cni::None => Timeouts {
