@@ -30,3 +30,4 @@ pub mod run;
 pub mod timeouts;
 pub mod truth;
 pub mod verdict;
+pub mod words;

@@ -67,7 +67,7 @@ fn quiet_prints_one_line_per_failure_and_the_summary() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout(&output),
-        "FAILED wrong-expectation: step 0: 1 cells differ after 1 attempts\n\
+        "FAILED wrong-expectation: step 0: 1 cell differs after 1 attempt\n\
          netpol: 1 passed, 1 failed, 0 skipped\n"
     );
 }

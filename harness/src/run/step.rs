@@ -14,6 +14,7 @@ use crate::probe::{Matrix, Observed, ObservedTable};
 use crate::timeouts::Timeouts;
 use crate::truth::TruthTable;
 use crate::verdict::{Cell, Comparison, Failure, PodsDiffer, StepResult, Verdict};
+use crate::words::counted;
 
 pub(super) async fn run_step<B: Backend>(
     backend: &mut B,
@@ -138,8 +139,9 @@ pub(super) async fn run_step<B: Backend>(
                     .collect();
                 let unobserved = differing.iter().filter(|m| !m.is_observation()).count();
                 let mut reason = format!(
-                    "step {index}: {} cells differ after {attempts} attempts",
-                    differing.len()
+                    "step {index}: {} after {}",
+                    counted(differing.len(), "cell differs", "cells differ"),
+                    counted(attempts, "attempt", "attempts")
                 );
                 if service.is_some() {
                     let on = |c: &BTreeMap<Probe, Comparison>| {

@@ -448,7 +448,10 @@ async fn a_step_with_nothing_visible_to_wait_for_is_judged_only_after_the_settle
     let result = run_on(&mut late_engine(Some(Duration::from_secs(1))), &case, None).await;
     assert_eq!(result.verdict, Verdict::Failed, "{:?}", result.reason);
     let reason = result.reason.expect("a reason");
-    assert!(reason.starts_with("step 0: 1 cells differ"), "{reason}");
+    assert!(
+        reason.starts_with("step 0: 1 cell differs after "),
+        "{reason}"
+    );
     // Programmed right (or not at all): it passes once the settle time has
     // passed, after rounds every 50 ms, with the time of its first match.
     let result = run_on(&mut late_engine(None), &case, None).await;

@@ -241,9 +241,12 @@ impl KnownDeviations {
                 }
                 Judgement::Unlisted(count, first) => {
                     let was = case.reason.take().unwrap_or_default();
-                    case.reason = Some(format!(
-                        "{was}; {count} of the differing cells are not known deviations in {path} (first: {first})"
-                    ));
+                    let unlisted = crate::words::counted(
+                        count,
+                        "of the differing cells is not a known deviation",
+                        "of the differing cells are not known deviations",
+                    );
+                    case.reason = Some(format!("{was}; {unlisted} in {path} (first: {first})"));
                 }
                 Judgement::Stale(cell) => {
                     case.reason = Some(format!(
@@ -301,8 +304,12 @@ fn judge(case: &CaseResult, cells: &[CellSpec]) -> Judgement {
         .collect();
     if let Some(first) = unobserved.first() {
         return Judgement::NotADeviation(format!(
-            "{} cells have no observation, the probe failed (first: {first})",
-            unobserved.len()
+            "{}, the probe failed (first: {first})",
+            crate::words::counted(
+                unobserved.len(),
+                "cell has no observation",
+                "cells have no observation"
+            )
         ));
     }
     if cells.is_empty() {

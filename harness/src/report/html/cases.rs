@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use super::{VERDICTS, all_tags, escape};
 use crate::report::json::{CaseRecord, DivergenceRecord, ProbeRecord, StepRecord};
 use crate::report::runs::{Run, area};
+use crate::verdict::Verdict;
 
 pub(super) fn section(out: &mut String, runs: &[Run]) {
     // Cases in area order, each with its record in every run that has it.
@@ -146,11 +147,13 @@ fn step_block(out: &mut String, step: &StepRecord) {
         1 => "1 attempt".to_owned(),
         n => format!("{n} attempts"),
     };
-    let enforced = step
-        .time_to_enforce_ms
-        .map_or("never enforced".to_owned(), |ms| {
-            format!("enforced in {ms} ms")
-        });
+    // The words of the report's time-to-enforce summary (`EnforceStats`): a
+    // skipped step without a time was not run, it did not fail to enforce.
+    let enforced = match step.time_to_enforce_ms {
+        Some(ms) => format!("enforced in {ms} ms"),
+        None if step.verdict == Verdict::Skipped => "not run".to_owned(),
+        None => "never enforced".to_owned(),
+    };
     let _ = write!(
         out,
         "<div class=\"step\"><h4>step {} <span class=\"v {word}\">{word}</span> \
@@ -338,4 +341,32 @@ fn grid(
         out.push_str("</tr>");
     }
     out.push_str("</table></div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(verdict: Verdict, attempts: u32, time_to_enforce_ms: Option<u64>) -> String {
+        let record = StepRecord {
+            index: 1,
+            verdict,
+            reason: None,
+            attempts,
+            time_to_enforce_ms,
+            probes: BTreeMap::new(),
+            service_probes: None,
+            divergences: Vec::new(),
+        };
+        let mut out = String::new();
+        step_block(&mut out, &record);
+        out
+    }
+
+    #[test]
+    fn a_step_says_how_long_it_took_and_a_skipped_one_without_a_time_was_not_run() {
+        assert!(step(Verdict::Passed, 2, Some(140)).contains("2 attempts · enforced in 140 ms"));
+        assert!(step(Verdict::Failed, 1, None).contains("1 attempt · never enforced"));
+        assert!(step(Verdict::Skipped, 0, None).contains("0 attempts · not run"));
+    }
 }

@@ -229,7 +229,7 @@ fn a_differing_cell_that_is_not_listed_still_fails_and_is_named() {
     let reason = result.reason.unwrap();
     assert!(
         reason.ends_with(
-            "1 of the differing cells are not known deviations in known.yaml \
+            "1 of the differing cells is not a known deviation in known.yaml \
              (first: step 0: y/b → x/a tcp/80: expected blocked, observed connected)"
         ),
         "{reason}"
