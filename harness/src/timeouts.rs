@@ -63,8 +63,8 @@ impl Timeouts {
     /// own time (kube-router rebuilds its chains and ipsets with a full
     /// sync per change; Felix batches its updates), so a step may take more
     /// than the reference enforcer's milliseconds.
-    /// Their slowest steps take 1.3–1.5 s (kube-router, Felix), so a step
-    /// with nothing visible to wait for is judged from 3 s on.
+    /// Their slowest steps took 0.6–1.5 s in the committed runs (kube-router,
+    /// Felix), so a step with nothing visible to wait for is judged from 3 s on.
     pub const NETNS_ENGINE: Timeouts = Timeouts {
         enforce: Duration::from_secs(20),
         settle: Duration::from_secs(3),

@@ -81,8 +81,16 @@ fn read(path: &Path) -> Result<Results, RunsError> {
 }
 
 /// `netns/reference`, `oracle/oracle`: how reports name a run.
+/// `backend/cni`; the reference enforcer behind an API server (`netns
+/// --control-plane`: the run knows a Kubernetes version) is
+/// `reference-controller`, as its results file is named, since a run of it
+/// is usually compared with the local one.
 pub fn label(results: &Results) -> String {
-    format!("{}/{}", results.backend, results.cni.name)
+    let controller = results.backend == "netns"
+        && results.cni.name == "reference"
+        && results.cluster.kubernetes.is_some();
+    let suffix = if controller { "-controller" } else { "" };
+    format!("{}/{}{suffix}", results.backend, results.cni.name)
 }
 
 /// The case's area: the folder it lives in under `cases/`.
@@ -216,6 +224,32 @@ pub(crate) mod tests {
             duration_ms: 0,
             steps,
         }
+    }
+
+    #[test]
+    fn the_reference_behind_an_api_server_is_labelled_as_the_controller_and_repeats_are_numbered() {
+        let committed = |file: &str| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../results")
+                .join(file)
+        };
+        let runs = load(&[
+            committed("netns-reference.json"),
+            committed("netns-reference-controller.json"),
+            committed("netns-kube-router.json"),
+            committed("netns-reference.json"),
+        ])
+        .expect("the committed results");
+        let labels: Vec<&str> = runs.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "netns/reference",
+                "netns/reference-controller",
+                "netns/kube-router",
+                "netns/reference #2"
+            ]
+        );
     }
 
     #[test]

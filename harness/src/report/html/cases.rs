@@ -346,20 +346,17 @@ fn grid(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::runs::tests::step as record;
 
     fn step(verdict: Verdict, attempts: u32, time_to_enforce_ms: Option<u64>) -> String {
-        let record = StepRecord {
-            index: 1,
-            verdict,
-            reason: None,
-            attempts,
-            time_to_enforce_ms,
-            probes: BTreeMap::new(),
-            service_probes: None,
-            divergences: Vec::new(),
-        };
         let mut out = String::new();
-        step_block(&mut out, &record);
+        step_block(
+            &mut out,
+            &StepRecord {
+                attempts,
+                ..record(1, verdict, time_to_enforce_ms)
+            },
+        );
         out
     }
 
