@@ -296,6 +296,27 @@ impl Default for SourcePorts {
     }
 }
 
+/// What every agent of one probing round is told, by every backend that runs
+/// the agent: how long a probe may take, and the UDP port every probe leaves
+/// from (one per round: [`SourcePorts`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Round {
+    pub timeout: std::time::Duration,
+    pub source_port: u16,
+}
+
+impl Round {
+    /// The agent's arguments after `probe`.
+    pub fn args(self) -> [String; 4] {
+        [
+            "--timeout-ms".to_owned(),
+            self.timeout.as_millis().to_string(),
+            "--source-port".to_owned(),
+            self.source_port.to_string(),
+        ]
+    }
+}
+
 /// The agent's result for one target, as the harness reads it: one
 /// conversion from the agent's own type, shared by every backend.
 impl From<netpol_probe::Observation> for Observed {
@@ -367,31 +388,31 @@ pub fn agent_input(targets: &[netpol_probe::Target]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::model::Protocol;
+
     #[test]
     fn source_ports_come_back_only_after_the_whole_range_and_stay_in_it() {
-        let ports = super::SourcePorts::starting_at(5);
-        let span = usize::from(super::SOURCE_PORTS.end() - super::SOURCE_PORTS.start()) + 1;
+        let ports = SourcePorts::starting_at(5);
+        let span = usize::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
         let walked: Vec<u16> = (0..span + 1).map(|_| ports.next_port()).collect();
-        assert_eq!(walked[0], super::SOURCE_PORTS.start() + 5);
-        assert!(walked.iter().all(|p| super::SOURCE_PORTS.contains(p)));
+        assert_eq!(walked[0], SOURCE_PORTS.start() + 5);
+        assert!(walked.iter().all(|p| SOURCE_PORTS.contains(p)));
         let distinct: std::collections::BTreeSet<u16> = walked[..span].iter().copied().collect();
         assert_eq!(distinct.len(), span, "a port came back within the range");
         assert_eq!(walked[span], walked[0]);
         // The last port of the range is followed by the first.
-        let end = super::SourcePorts::starting_at(u64::try_from(span - 1).unwrap());
-        assert_eq!(end.next_port(), *super::SOURCE_PORTS.end());
-        assert_eq!(end.next_port(), *super::SOURCE_PORTS.start());
+        let end = SourcePorts::starting_at(u64::try_from(span - 1).unwrap());
+        assert_eq!(end.next_port(), *SOURCE_PORTS.end());
+        assert_eq!(end.next_port(), *SOURCE_PORTS.start());
     }
 
     #[test]
     fn no_served_port_is_a_source_port() {
         for port in crate::model::SERVED_PORTS {
-            assert!(!super::SOURCE_PORTS.contains(&port), "{port}");
+            assert!(!SOURCE_PORTS.contains(&port), "{port}");
         }
     }
-
-    use super::*;
-    use crate::model::Protocol;
 
     #[test]
     fn agent_lines_become_observations_and_anything_else_is_skipped() {

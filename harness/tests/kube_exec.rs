@@ -262,8 +262,8 @@ fn every_target_goes_once_in_batches_that_each_fit_one_exec() {
     ];
     let targets = exec::targets(&pods, &endpoints, &probes, ProbeVia::Both);
     assert_eq!(targets.len(), 9 * 4 * 2);
-    let round = exec::Round {
-        timeout_ms: 2000,
+    let round = netpol_harness::probe::Round {
+        timeout: std::time::Duration::from_millis(2000),
         source_port: 40_001,
     };
     let batches = exec::argument_batches(&targets, round, 1024);

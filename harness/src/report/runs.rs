@@ -80,11 +80,11 @@ fn read(path: &Path) -> Result<Results, RunsError> {
     })
 }
 
-/// `netns/reference`, `oracle/oracle`: how reports name a run.
-/// `backend/cni`; the reference enforcer behind an API server (`netns
-/// --control-plane`: the run knows a Kubernetes version) is
-/// `reference-controller`, as its results file is named, since a run of it
-/// is usually compared with the local one.
+/// How reports name a run: `backend/cni` (`netns/reference`, `oracle/oracle`);
+/// the reference enforcer behind an API server (`netns --control-plane`: the
+/// run knows a Kubernetes version) is `netns/reference-controller`, as its
+/// results file is named, since a run of it is usually compared with the
+/// local one.
 pub fn label(results: &Results) -> String {
     let controller = results.backend == "netns"
         && results.cni.name == "reference"

@@ -101,26 +101,17 @@ pub fn target_arg(target: &Target) -> String {
     format!("{}={host}:{}/{}", target.to, target.protocol, target.port)
 }
 
-/// What every exec of one probing round is told: how long a probe may take,
-/// and the UDP port every probe leaves from (one per round, so that conntrack
-/// never takes a probe for a flow an earlier round opened: `probe::SourcePorts`).
-#[derive(Clone, Copy, Debug)]
-pub struct Round {
-    pub timeout_ms: u128,
-    pub source_port: u16,
-}
-
 /// The agent's arguments, split so that no exec carries more than `limit`
 /// bytes of targets: `probe --timeout-ms MS --source-port P --target … --target …`.
-pub fn argument_batches(targets: &[Target], round: Round, limit: usize) -> Vec<Vec<String>> {
+pub fn argument_batches(
+    targets: &[Target],
+    round: crate::probe::Round,
+    limit: usize,
+) -> Vec<Vec<String>> {
     let head = || {
-        vec![
-            "probe".to_owned(),
-            "--timeout-ms".to_owned(),
-            round.timeout_ms.to_string(),
-            "--source-port".to_owned(),
-            round.source_port.to_string(),
-        ]
+        let mut head = vec!["probe".to_owned()];
+        head.extend(round.args());
+        head
     };
     let mut batches = Vec::new();
     let mut batch = head();

@@ -263,8 +263,8 @@ impl KubeWorld {
         let targets = exec::targets(&pods, &self.endpoints, probes, self.options.via);
         let batches = exec::argument_batches(
             &targets,
-            exec::Round {
-                timeout_ms: Timeouts::CLUSTER.probe.as_millis(),
+            crate::probe::Round {
+                timeout: Timeouts::CLUSTER.probe,
                 source_port: self.source_ports.next_port(),
             },
             exec::EXEC_ARGUMENT_BYTES,

@@ -131,7 +131,7 @@ impl NetnsBackend {
                 &ready.topology,
                 &probe_bin,
                 &[probe],
-                super::probing::Round {
+                crate::probe::Round {
                     timeout: timeouts.probe,
                     source_port: ready.source_ports.next_port(),
                 },

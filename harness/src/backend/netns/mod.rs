@@ -218,7 +218,7 @@ impl NetnsBackend {
             &ready.topology,
             &probe_bin,
             probes,
-            probing::Round {
+            crate::probe::Round {
                 timeout,
                 source_port: ready.source_ports.next_port(),
             },
@@ -526,7 +526,7 @@ impl Backend for NetnsBackend {
         let timeout = self.capabilities().timeouts.probe;
         let probe_bin = self.dir.bin(crate::multicall::PROBE);
         let ready = self.ready_mut()?;
-        let round = probing::Round {
+        let round = crate::probe::Round {
             timeout,
             source_port: ready.source_ports.next_port(),
         };

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use futures::future::join_all;
 
@@ -12,7 +11,9 @@ use super::preflight::Tools;
 use super::topology::{PodPlan, Topology};
 use crate::command;
 use crate::model::{Family, Probe};
-use crate::probe::{Matrix, Observed, ObservedTable, agent_input, agent_target, parse_agent_line};
+use crate::probe::{
+    Matrix, Observed, ObservedTable, Round, agent_input, agent_target, parse_agent_line,
+};
 use crate::timeouts::Timeouts;
 
 /// The address `probe` dials `pod` at: the pod's address of the probe's family.
@@ -20,26 +21,6 @@ fn address(pod: &PodPlan, probe: Probe) -> IpAddr {
     match probe.family {
         Family::V4 => IpAddr::V4(pod.ip),
         Family::V6 => IpAddr::V6(pod.ip6),
-    }
-}
-
-/// What every agent of one round is told: how long a probe may take, and the
-/// UDP port every probe leaves from (one per round: `probe::SourcePorts`).
-#[derive(Clone, Copy, Debug)]
-pub struct Round {
-    pub timeout: Duration,
-    pub source_port: u16,
-}
-
-impl Round {
-    /// The agent's arguments after `probe`.
-    fn args(self) -> [String; 4] {
-        [
-            "--timeout-ms".to_owned(),
-            self.timeout.as_millis().to_string(),
-            "--source-port".to_owned(),
-            self.source_port.to_string(),
-        ]
     }
 }
 

@@ -143,10 +143,7 @@ fn case_run(out: &mut String, label: &str, case: &CaseRecord) {
 
 fn step_block(out: &mut String, step: &StepRecord) {
     let word = step.verdict.word();
-    let attempts = match step.attempts {
-        1 => "1 attempt".to_owned(),
-        n => format!("{n} attempts"),
-    };
+    let attempts = crate::words::counted(step.attempts, "attempt", "attempts");
     // The words of the report's time-to-enforce summary (`EnforceStats`): a
     // skipped step without a time was not run, it did not fail to enforce.
     let enforced = match step.time_to_enforce_ms {
