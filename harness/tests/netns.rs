@@ -507,6 +507,75 @@ fn a_udp_flow_allowed_before_a_deny_is_cut_by_it() {
     });
 }
 
+/// Each probing round's UDP probes leave from a port of its own, the next
+/// of `probe::SOURCE_PORTS` (so no probe is a datagram of a flow conntrack
+/// still holds): after two rounds the nodes' conntrack tables hold x/a →
+/// y/a udp/80 from exactly two source ports, one after the other. With
+/// kernel-picked ports they would be consecutive once in 28,232 runs.
+fn two_probing_rounds_send_udp_from_two_consecutive_ports_of_the_range() {
+    let model = Model::default();
+    let mut backend = NetnsBackend::new(Cni::Reference, netpol_exe());
+    runtime().block_on(async {
+        backend.setup(&model).await.expect("setup");
+        let (x_a, y_a, nodes) = {
+            let topology = backend.topology().expect("set up");
+            (
+                topology.pods[0].ip,
+                topology.pods[3].ip,
+                topology.nodes.len(),
+            )
+        };
+        let udp80 = Probe::new(Protocol::Udp, 80);
+        for _ in 0..2 {
+            let matrix = backend.probe(&[udp80]).await.expect("a round");
+            assert_eq!(*matrix[&udp80].get(0, 3), Observed::Connected);
+        }
+        let flow = (format!("src={x_a} "), format!("dst={y_a} "));
+        let mut ports = std::collections::BTreeSet::new();
+        for node in 0..nodes {
+            let cat = ["cat".to_owned(), "/proc/net/nf_conntrack".to_owned()];
+            let (program, args) = backend.node_command(node, &cat).expect("a node");
+            let out = Command::new(program).args(args).output().expect("cat runs");
+            assert!(
+                out.status.success(),
+                "no /proc/net/nf_conntrack (CONFIG_NF_CONNTRACK_PROCFS): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                // The original direction comes first on a line.
+                let original = line.split(" src=").nth(1).unwrap_or("");
+                let original = format!("src={original} ");
+                if line.contains(" udp ")
+                    && original.starts_with(&flow.0)
+                    && original.contains(&flow.1)
+                    && original.contains(" dport=80 ")
+                    && let Some(port) = original
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("sport="))
+                {
+                    ports.insert(port.parse::<u16>().expect("a port"));
+                }
+            }
+        }
+        let ports: Vec<u16> = ports.into_iter().collect();
+        assert_eq!(ports.len(), 2, "source ports seen: {ports:?}");
+        assert!(
+            ports
+                .iter()
+                .all(|p| netpol_harness::probe::SOURCE_PORTS.contains(p))
+        );
+        let wrapped = [
+            *netpol_harness::probe::SOURCE_PORTS.start(),
+            *netpol_harness::probe::SOURCE_PORTS.end(),
+        ];
+        assert!(
+            ports[1] - ports[0] == 1 || ports == wrapped,
+            "not one after the other: {ports:?}"
+        );
+        backend.teardown().await.expect("teardown");
+    });
+}
+
 fn main() -> std::process::ExitCode {
     env::run(vec![
         gated!(
@@ -540,5 +609,9 @@ fn main() -> std::process::ExitCode {
             an_ordinary_user_runs_the_netns_backend_inside_a_user_namespace
         ),
         gated!(Needs::Netns, a_udp_flow_allowed_before_a_deny_is_cut_by_it),
+        gated!(
+            Needs::Netns,
+            two_probing_rounds_send_udp_from_two_consecutive_ports_of_the_range
+        ),
     ])
 }
